@@ -1,0 +1,188 @@
+"""Settings from the environment (the Functions app settings), validated up front.
+
+Every problem is collected and reported together so a misconfigured deployment
+is fixed in one round rather than one error at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+from .clouds import CLOUDS, Cloud, find_cloud
+
+SEVERITIES = ("Low", "Medium", "High")
+CONTACTS_API_2023 = "2023-12-01-preview"
+CONTACTS_API_2020 = "2020-01-01-preview"
+SUPPORTED_CONTACTS_API_VERSIONS = (CONTACTS_API_2023, CONTACTS_API_2020)
+MAX_CONCURRENCY = 256
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# Management group ids: letters, digits, '-', '_', '(', ')', '.'; at most 90 characters.
+_GROUP_ID = re.compile(r"^[A-Za-z0-9\-_().]{1,90}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Empty means: start from the tenant root group.
+    management_group_ids: tuple[str, ...] = ()
+    include_subscription_ids: frozenset[str] = frozenset()
+    exclude_subscription_ids: frozenset[str] = frozenset()
+    require_alert_notifications: bool = True
+    min_alert_severity: str = "High"
+    require_owner_notifications: bool = True
+    allowed_email_domains: tuple[str, ...] = ()
+    concurrency: int = 64
+    cloud: Cloud = CLOUDS["azurecloud"]
+    arm_endpoint: str = CLOUDS["azurecloud"].arm_endpoint
+    contacts_api_version: str = CONTACTS_API_2023
+
+    def with_overrides(
+        self,
+        management_group_ids: list[str] | None = None,
+        subscription_ids: list[str] | None = None,
+    ) -> Settings:
+        """Apply command-line scope options, validated like their environment twins."""
+        problems: list[str] = []
+        updated = self
+        if management_group_ids:
+            groups = _group_ids(",".join(management_group_ids), "--management-group", problems)
+            updated = replace(updated, management_group_ids=groups)
+        if subscription_ids:
+            subs = _subscription_ids(",".join(subscription_ids), "--subscription", problems)
+            updated = replace(updated, include_subscription_ids=subs)
+        if problems:
+            raise ConfigError(problems)
+        return updated
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    problems: list[str] = []
+
+    def text(name: str) -> str:
+        return environ.get(name, "").strip()
+
+    cloud = CLOUDS["azurecloud"]
+    if text("AZURE_CLOUD"):
+        found = find_cloud(text("AZURE_CLOUD"))
+        if found is None:
+            names = ", ".join(c.name for c in CLOUDS.values())
+            problems.append(f"AZURE_CLOUD={text('AZURE_CLOUD')!r} is not a known cloud; use one of {names}")
+        else:
+            cloud = found
+
+    arm_endpoint = cloud.arm_endpoint
+    if text("ARM_ENDPOINT"):
+        arm_endpoint = _arm_endpoint(text("ARM_ENDPOINT"), problems)
+
+    severity = text("MIN_ALERT_SEVERITY") or "High"
+    canonical = {s.lower(): s for s in SEVERITIES}.get(severity.lower())
+    if canonical is None:
+        problems.append(f"MIN_ALERT_SEVERITY={severity!r} must be one of {', '.join(SEVERITIES)}")
+        canonical = "High"
+
+    api_version = text("CONTACTS_API_VERSION") or CONTACTS_API_2023
+    if api_version not in SUPPORTED_CONTACTS_API_VERSIONS:
+        problems.append(
+            f"CONTACTS_API_VERSION={api_version!r} must be one of {', '.join(SUPPORTED_CONTACTS_API_VERSIONS)}"
+        )
+
+    include = _subscription_ids(text("INCLUDE_SUBSCRIPTION_IDS"), "INCLUDE_SUBSCRIPTION_IDS", problems)
+    exclude = _subscription_ids(text("EXCLUDE_SUBSCRIPTION_IDS"), "EXCLUDE_SUBSCRIPTION_IDS", problems)
+    both = include & exclude
+    if both:
+        problems.append(
+            "INCLUDE_SUBSCRIPTION_IDS and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both))
+        )
+
+    settings = Settings(
+        management_group_ids=_group_ids(text("MANAGEMENT_GROUP_IDS"), "MANAGEMENT_GROUP_IDS", problems),
+        include_subscription_ids=include,
+        exclude_subscription_ids=exclude,
+        require_alert_notifications=_flag(environ, "REQUIRE_ALERT_NOTIFICATIONS", True, problems),
+        min_alert_severity=canonical,
+        require_owner_notifications=_flag(environ, "REQUIRE_OWNER_NOTIFICATIONS", True, problems),
+        allowed_email_domains=_domains(text("ALLOWED_EMAIL_DOMAINS"), problems),
+        concurrency=_concurrency(text("CHECK_CONCURRENCY"), problems),
+        cloud=cloud,
+        arm_endpoint=arm_endpoint,
+        contacts_api_version=api_version,
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _split(value: str) -> list[str]:
+    return [item for item in re.split(r"[,;\s]+", value) if item]
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    problems.append(f"{name}={value!r} must be true or false")
+    return default
+
+
+def _subscription_ids(value: str, name: str, problems: list[str]) -> frozenset[str]:
+    ids = _split(value)
+    bad = [item for item in ids if not _GUID.match(item)]
+    if bad:
+        problems.append(f"{name} has values that are not subscription ids (GUIDs): {', '.join(bad)}")
+    return frozenset(item.lower() for item in ids if _GUID.match(item))
+
+
+def _group_ids(value: str, name: str, problems: list[str]) -> tuple[str, ...]:
+    ids = _split(value)
+    bad = [item for item in ids if not _GROUP_ID.match(item)]
+    if bad:
+        problems.append(f"{name} has values that are not management group ids: {', '.join(bad)}")
+    # Keep order (it decides nothing but reads naturally) and drop repeats.
+    return tuple(dict.fromkeys(item for item in ids if _GROUP_ID.match(item)))
+
+
+def _domains(value: str, problems: list[str]) -> tuple[str, ...]:
+    domains = [item.lower().lstrip("@") for item in _split(value)]
+    bad = [item for item in domains if not _DOMAIN.match(item)]
+    if bad:
+        problems.append(f"ALLOWED_EMAIL_DOMAINS has values that are not domain names: {', '.join(bad)}")
+    return tuple(dict.fromkeys(item for item in domains if _DOMAIN.match(item)))
+
+
+def _concurrency(value: str, problems: list[str]) -> int:
+    if not value:
+        return Settings.concurrency
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_CONCURRENCY:
+        problems.append(f"CHECK_CONCURRENCY={value!r} must be a whole number from 1 to {MAX_CONCURRENCY}")
+        return Settings.concurrency
+    return number
+
+
+def _arm_endpoint(value: str, problems: list[str]) -> str:
+    parts = urlsplit(value)
+    # Bearer tokens travel to this endpoint, so plain HTTP is never acceptable.
+    if parts.scheme != "https" or not parts.hostname:
+        problems.append(f"ARM_ENDPOINT={value!r} must be an https:// URL")
+    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        problems.append(f"ARM_ENDPOINT={value!r} must be a bare endpoint such as https://management.azure.com")
+    return value.rstrip("/")
