@@ -39,6 +39,7 @@ class Settings:
     management_group_ids: tuple[str, ...] = ()
     include_subscription_ids: frozenset[str] = frozenset()
     exclude_subscription_ids: frozenset[str] = frozenset()
+    require_contact_email: bool = True
     require_alert_notifications: bool = True
     min_alert_severity: str = "High"
     require_owner_notifications: bool = True
@@ -102,14 +103,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     exclude = _subscription_ids(text("EXCLUDE_SUBSCRIPTION_IDS"), "EXCLUDE_SUBSCRIPTION_IDS", problems)
     both = include & exclude
     if both:
-        problems.append(
-            "INCLUDE_SUBSCRIPTION_IDS and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both))
-        )
+        problems.append("INCLUDE_SUBSCRIPTION_IDS and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both)))
 
     settings = Settings(
         management_group_ids=_group_ids(text("MANAGEMENT_GROUP_IDS"), "MANAGEMENT_GROUP_IDS", problems),
         include_subscription_ids=include,
         exclude_subscription_ids=exclude,
+        require_contact_email=_flag(environ, "REQUIRE_CONTACT_EMAIL", True, problems),
         require_alert_notifications=_flag(environ, "REQUIRE_ALERT_NOTIFICATIONS", True, problems),
         min_alert_severity=canonical,
         require_owner_notifications=_flag(environ, "REQUIRE_OWNER_NOTIFICATIONS", True, problems),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
-    PASS = "pass"
+class Status(StrEnum):
+    PASS = "pass"  # noqa: S105 - a status, not a password
     FAIL = "fail"
     ERROR = "error"
     SKIPPED = "skipped"

@@ -1,0 +1,12 @@
+"""A local stand-in for the Azure endpoints the monitor talks to.
+
+It serves Azure Resource Manager over HTTPS (management groups, subscriptions,
+Defender for Cloud security contacts) and an App Service managed-identity token
+endpoint, so the real SDK clients and DefaultAzureCredential can be exercised
+without an Azure tenant. It is a development tool and is never deployed.
+"""
+
+from .server import EmulatorServer
+from .tenant import Tenant
+
+__all__ = ["EmulatorServer", "Tenant"]

@@ -1,0 +1,293 @@
+"""The emulated tenant: management groups, subscriptions and their security contacts.
+
+Scenario files describe a tenant in JSON (see scenarios/sample.json); `generate`
+builds large synthetic tenants for the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+API_2017 = "2017-08-01-preview"
+API_2020 = "2020-01-01-preview"
+API_2023 = "2023-12-01-preview"
+CONTACT_API_VERSIONS = (API_2017, API_2020, API_2023)
+
+
+@dataclass
+class Contact:
+    """A security contact in API-neutral form; rendered per api-version on request."""
+
+    emails: list[str]
+    phone: str = ""
+    alerts_enabled: bool = True
+    minimal_severity: str = "High"
+    roles_enabled: bool = True
+    roles: list[str] = field(default_factory=lambda: ["Owner"])
+    # The 2023 API's master switch.
+    enabled: bool = True
+    attack_path_risk_level: str = "Critical"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Contact:
+        return cls(
+            emails=list(data.get("emails", [])),
+            phone=data.get("phone", ""),
+            alerts_enabled=data.get("alertsEnabled", True),
+            minimal_severity=data.get("minimalSeverity", "High"),
+            roles_enabled=data.get("rolesEnabled", True),
+            roles=list(data.get("roles", ["Owner"])),
+            enabled=data.get("enabled", True),
+            attack_path_risk_level=data.get("attackPathRiskLevel", "Critical"),
+        )
+
+
+@dataclass
+class Group:
+    group_id: str
+    display_name: str
+    parent_id: str | None
+    child_group_ids: list[str] = field(default_factory=list)
+    subscription_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EmulatedSubscription:
+    subscription_id: str
+    display_name: str
+    group_id: str
+    state: str = "Enabled"
+    contact: Contact | None = None
+    # Verbatim `value` arrays per api-version, for shapes the Contact model cannot express.
+    raw_contacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The caller has no Security Reader here: contact reads answer 403.
+    deny_contacts: bool = False
+    # Missing from GET /subscriptions, as when the caller has no role on it.
+    unlisted: bool = False
+
+
+class Tenant:
+    def __init__(self, tenant_id: str, root_display_name: str = "Tenant Root Group") -> None:
+        self.tenant_id = tenant_id
+        self.root_id = tenant_id
+        self.groups: dict[str, Group] = {tenant_id.lower(): Group(tenant_id, root_display_name, None)}
+        self.subscriptions: dict[str, EmulatedSubscription] = {}
+        self.unreadable_group_ids: set[str] = set()
+        self.contact_api_versions: tuple[str, ...] = CONTACT_API_VERSIONS
+        self.page_size = 100
+
+    def add_group(self, group_id: str, display_name: str, parent_id: str | None = None) -> Group:
+        parent = self._group(parent_id or self.root_id)
+        group = Group(group_id, display_name, parent.group_id)
+        self.groups[group_id.lower()] = group
+        parent.child_group_ids.append(group_id.lower())
+        return group
+
+    def add_subscription(self, subscription: EmulatedSubscription) -> EmulatedSubscription:
+        self._group(subscription.group_id).subscription_ids.append(subscription.subscription_id.lower())
+        self.subscriptions[subscription.subscription_id.lower()] = subscription
+        return subscription
+
+    def find_group(self, group_id: str) -> Group | None:
+        return self.groups.get(group_id.lower())
+
+    def _group(self, group_id: str) -> Group:
+        group = self.find_group(group_id)
+        if group is None:
+            raise ValueError(f"unknown management group {group_id!r}")
+        return group
+
+    @classmethod
+    def from_file(cls, path: Path) -> Tenant:
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tenant:
+        tenant = cls(data["tenantId"], data.get("rootDisplayName", "Tenant Root Group"))
+        tenant.page_size = int(data.get("pageSize", tenant.page_size))
+        if "contactsApiVersions" in data:
+            tenant.contact_api_versions = tuple(data["contactsApiVersions"])
+        for group in data.get("groups", []):
+            tenant.add_group(group["id"], group.get("displayName", group["id"]), group.get("parent"))
+        for sub in data.get("subscriptions", []):
+            contact = sub.get("contact")
+            tenant.add_subscription(
+                EmulatedSubscription(
+                    subscription_id=sub["id"],
+                    display_name=sub.get("displayName", sub["id"]),
+                    group_id=sub.get("group") or tenant.root_id,
+                    state=sub.get("state", "Enabled"),
+                    contact=Contact.from_json(contact) if contact else None,
+                    raw_contacts=dict(sub.get("rawContacts", {})),
+                    deny_contacts=bool(sub.get("denyContacts", False)),
+                    unlisted=bool(sub.get("unlisted", False)),
+                )
+            )
+        tenant.unreadable_group_ids = {g.lower() for g in data.get("unreadableGroups", [])}
+        return tenant
+
+    # -- rendering -------------------------------------------------------------
+
+    def contact_items(self, subscription: EmulatedSubscription, api_version: str) -> list[dict[str, Any]]:
+        """The securityContacts `value` array exactly as the given api-version shapes it."""
+        base = f"/subscriptions/{subscription.subscription_id}/providers/Microsoft.Security/securityContacts"
+        if api_version in subscription.raw_contacts:
+            return subscription.raw_contacts[api_version]
+        contact = subscription.contact
+        if contact is None:
+            return []
+        on_off = {True: "On", False: "Off"}
+        if api_version == API_2017:
+            # One resource per address, named default1, default2, ...
+            return [
+                {
+                    "id": f"{base}/default{index}",
+                    "name": f"default{index}",
+                    "type": "Microsoft.Security/securityContacts",
+                    "properties": {
+                        "email": email,
+                        "phone": contact.phone,
+                        "alertNotifications": on_off[contact.alerts_enabled],
+                        "alertsToAdmins": on_off[contact.roles_enabled and "Owner" in contact.roles],
+                    },
+                }
+                for index, email in enumerate(contact.emails or [""], start=1)
+            ]
+        properties: dict[str, Any] = {"emails": ";".join(contact.emails), "phone": contact.phone}
+        roles = {"state": on_off[contact.roles_enabled], "roles": list(contact.roles)}
+        if api_version == API_2020:
+            properties["alertNotifications"] = {
+                "state": on_off[contact.alerts_enabled],
+                "minimalSeverity": contact.minimal_severity,
+            }
+            properties["notificationsByRole"] = roles
+        else:
+            sources: list[dict[str, Any]] = []
+            if contact.alerts_enabled:
+                sources.append({"sourceType": "Alert", "minimalSeverity": contact.minimal_severity})
+            sources.append({"sourceType": "AttackPath", "minimalRiskLevel": contact.attack_path_risk_level})
+            properties["isEnabled"] = contact.enabled
+            properties["notificationsByRole"] = roles
+            properties["notificationsSources"] = sources
+        return [
+            {
+                "id": f"{base}/default",
+                "name": "default",
+                "type": "Microsoft.Security/securityContacts",
+                "properties": properties,
+            }
+        ]
+
+    def group_summary(self, group: Group) -> dict[str, Any]:
+        return {
+            "id": f"/providers/Microsoft.Management/managementGroups/{group.group_id}",
+            "type": "Microsoft.Management/managementGroups",
+            "name": group.group_id,
+            "properties": {"tenantId": self.tenant_id, "displayName": group.display_name},
+        }
+
+    def group_details(self, group: Group, expand_children: bool, recurse: bool) -> dict[str, Any]:
+        body = self.group_summary(group)
+        parent = self.find_group(group.parent_id) if group.parent_id else None
+        body["properties"]["details"] = {
+            "version": 1,
+            "updatedTime": "2026-01-01T00:00:00Z",
+            "updatedBy": "emulator",
+            "parent": (
+                {
+                    "id": f"/providers/Microsoft.Management/managementGroups/{parent.group_id}",
+                    "name": parent.group_id,
+                    "displayName": parent.display_name,
+                }
+                if parent
+                else None
+            ),
+        }
+        if expand_children:
+            body["properties"]["children"] = self._children(group, recurse)
+        return body
+
+    def _children(self, group: Group, recurse: bool) -> list[dict[str, Any]]:
+        children: list[dict[str, Any]] = []
+        for child_id in group.child_group_ids:
+            child = self.groups[child_id]
+            children.append(
+                {
+                    "type": "Microsoft.Management/managementGroups",
+                    "id": f"/providers/Microsoft.Management/managementGroups/{child.group_id}",
+                    "name": child.group_id,
+                    "displayName": child.display_name,
+                    "children": self._children(child, recurse) if recurse else None,
+                }
+            )
+        for sub_id in group.subscription_ids:
+            sub = self.subscriptions[sub_id]
+            children.append(
+                {
+                    "type": "/subscriptions",
+                    "id": f"/subscriptions/{sub.subscription_id}",
+                    "name": sub.subscription_id,
+                    "displayName": sub.display_name,
+                    "children": None,
+                }
+            )
+        return children
+
+    def subscription_entry(self, sub: EmulatedSubscription) -> dict[str, Any]:
+        return {
+            "id": f"/subscriptions/{sub.subscription_id}",
+            "authorizationSource": "RoleBased",
+            "managedByTenants": [],
+            "subscriptionId": sub.subscription_id,
+            "tenantId": self.tenant_id,
+            "displayName": sub.display_name,
+            "state": sub.state,
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "PayAsYouGo_2014-09-01",
+                "spendingLimit": "Off",
+            },
+        }
+
+
+def generate(subscription_count: int, depth: int = 6, fanout: int = 3, seed: int = 7) -> Tenant:
+    """A synthetic tenant: `depth` levels of groups below the root, subscriptions spread over the leaves.
+
+    The mix of contact settings is deterministic per seed so benchmark runs compare.
+    """
+    rng = random.Random(seed)
+    tenant = Tenant(str(uuid.UUID(int=rng.getrandbits(128))))
+    level = [tenant.root_id]
+    for depth_index in range(1, depth):
+        next_level = []
+        for parent in level:
+            for child_index in range(fanout):
+                group_id = f"{parent[:8]}-l{depth_index}-{len(next_level)}-{child_index}"
+                tenant.add_group(group_id, f"Level {depth_index} group {len(next_level)}", parent)
+                next_level.append(group_id)
+        level = next_level
+    for index in range(subscription_count):
+        roll = rng.random()
+        state = "Disabled" if roll < 0.02 else "Enabled"
+        if roll < 0.07:
+            contact = None
+        elif roll < 0.15:
+            contact = Contact(emails=[f"secops{index}@contoso.com"], minimal_severity="High", roles_enabled=False)
+        else:
+            contact = Contact(emails=[f"secops{index}@contoso.com"], minimal_severity=rng.choice(["Low", "Medium"]))
+        tenant.add_subscription(
+            EmulatedSubscription(
+                subscription_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                display_name=f"sub-{index:05d}",
+                group_id=level[index % len(level)],
+                state=state,
+                contact=contact,
+            )
+        )
+    tenant.page_size = 1000
+    return tenant

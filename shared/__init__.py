@@ -1,0 +1,1 @@
+"""Defender Contact Monitor: checks every subscription's Defender for Cloud security contacts."""

@@ -1,0 +1,92 @@
+"""Command line: `python -m shared check|demo`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from azure.core.credentials import TokenCredential
+
+from .azure_clients import build_credential
+from .checker import exit_code, run_check
+from .config import ConfigError, Settings, load_settings
+from .errors import RunFailed
+from .models import Report
+from .report_format import to_json, to_table
+
+EXIT_RUN_FAILED = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args.format)
+    try:
+        settings = load_settings(os.environ).with_overrides(args.management_group, args.subscription)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    report = check_and_print(settings, build_credential(settings), args.format)
+    return EXIT_RUN_FAILED if report is None else exit_code(report)
+
+
+def check_and_print(settings: Settings, credential: TokenCredential, output_format: str) -> Report | None:
+    """Run one check and print its report; None (after explaining on stderr) when the run failed."""
+    try:
+        report = run_check(settings, credential)
+    except RunFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    finally:
+        close = getattr(credential, "close", None)
+        if callable(close):
+            close()
+    print(to_json(report) if output_format == "json" else to_table(report))
+    return report
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared",
+        description="Check that every subscription's Defender for Cloud security contacts reach someone.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser(
+        "check",
+        help="check the tenant your Azure credentials reach",
+        description="Exit codes: 0 all checked subscriptions pass, 1 some fail, "
+        "2 the run failed or some subscription could not be checked.",
+    )
+    check.add_argument(
+        "--management-group",
+        action="append",
+        metavar="ID",
+        help="scope management group id (repeatable; default MANAGEMENT_GROUP_IDS, else the tenant root)",
+    )
+    check.add_argument(
+        "--subscription",
+        action="append",
+        metavar="ID",
+        help="check only this subscription id (repeatable; default INCLUDE_SUBSCRIPTION_IDS)",
+    )
+    demo = commands.add_parser("demo", help="run a real check against the built-in emulated tenant")
+    for command in (check, demo):
+        command.add_argument("--format", choices=("table", "json"), default="table")
+        command.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The SDK logs every request at INFO; ours is the useful summary.
+    logging.getLogger("azure").setLevel(logging.WARNING)

@@ -1,0 +1,53 @@
+"""`python -m shared demo`: a real end-to-end check against the emulated sample tenant.
+
+The real SDK clients and DefaultAzureCredential are used; only the endpoints
+are local (ARM over HTTPS with a throwaway CA, and a managed-identity endpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .azure_clients import build_credential
+from .checker import exit_code
+from .cli import check_and_print
+from .config import load_settings
+
+# Only the managed identity (pointed at the emulator) may answer, so a developer's
+# own Azure login or service-principal variables never leak into the demo.
+_DEMO_CREDENTIAL_OPTIONS = {
+    "exclude_environment_credential": True,
+    "exclude_workload_identity_credential": True,
+    "exclude_shared_token_cache_credential": True,
+    "exclude_visual_studio_code_credential": True,
+    "exclude_cli_credential": True,
+    "exclude_powershell_credential": True,
+    "exclude_developer_cli_credential": True,
+}
+
+
+def run_demo(output_format: str) -> int:
+    try:
+        from emulator import EmulatorServer, Tenant
+        from emulator.__main__ import SAMPLE_SCENARIO
+    except ImportError as error:
+        print(
+            f"error: the demo needs the emulator package and its dependencies ({error}); run it from the "
+            "repository root after `pip install -r requirements-dev.txt`",
+            file=sys.stderr,
+        )
+        return 2
+    with EmulatorServer(Tenant.from_file(SAMPLE_SCENARIO)) as emulator:
+        environment = emulator.environment()
+        # The credential and requests read these from the process environment.
+        os.environ.update(environment)
+        os.environ.pop("AZURE_CLIENT_ID", None)
+        settings = load_settings(environment)
+        print(f"Emulated tenant at {emulator.arm_endpoint} (sample scenario)\n", file=sys.stderr)
+        credential = build_credential(settings, **_DEMO_CREDENTIAL_OPTIONS)
+        report = check_and_print(settings, credential, output_format)
+    if report is None:
+        return 2
+    print(f"\n`check` would exit with {exit_code(report)} for this tenant.", file=sys.stderr)
+    return 0
