@@ -247,8 +247,10 @@ class EmulatorServer:
             return
         route = self._route_name(parts.path)
         target = handler.path
-        status = self._answer_arm(handler, method, parts.path, parse_qs(parts.query), route, target)
-        self.stats.record(route, target, status)
+        # Recorded by _send_raw just before the answer leaves, so a client never sees
+        # a response that the statistics do not yet include.
+        handler.arm_request = (self.stats, route, target)  # type: ignore[attr-defined]
+        self._answer_arm(handler, method, parts.path, parse_qs(parts.query), route, target)
 
     def _route_name(self, path: str) -> str:
         if _GROUPS.match(path):
@@ -433,6 +435,11 @@ def _send_raw(
     content_type: str,
     headers: dict[str, str] | None = None,
 ) -> int:
+    arm_request = getattr(handler, "arm_request", None)
+    if arm_request is not None:
+        stats, route, target = arm_request
+        stats.record(route, target, status)
+        handler.arm_request = None  # type: ignore[attr-defined]
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(payload)))

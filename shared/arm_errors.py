@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import DecodeError, HttpResponseError
 
 
 def describe_response(status: int, body: bytes | str | None) -> str:
@@ -20,6 +20,8 @@ def describe_response(status: int, body: bytes | str | None) -> str:
 
 
 def describe_exception(error: Exception) -> str:
+    if isinstance(error, DecodeError):
+        return "the response is not valid JSON"
     if isinstance(error, HttpResponseError) and error.status_code is not None:
         response = error.response
         body = response.text() if response is not None else None

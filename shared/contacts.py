@@ -11,7 +11,13 @@ import logging
 import threading
 from typing import Any
 
-from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    DecodeError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.core.rest import HttpRequest
 from azure.mgmt.security import SecurityCenter
 
@@ -90,8 +96,12 @@ class ContactReader:
             if pages > _MAX_PAGES:
                 raise ContactReadError("security contact list did not end after 100 pages")
             try:
+                # The multi-API SecurityCenter has no public send_request; its
+                # pipeline client carries the credential, retry and logging policies.
                 response = self._client._client.send_request(HttpRequest("GET", url))
-            except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError) as error:
+            except DecodeError as error:
+                raise ContactReadError(f"security contact response is not valid JSON ({api_version})") from error
+            except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError, HttpResponseError) as error:
                 raise ContactReadError(describe_exception(error)) from error
             body = response.text()
             if response.status_code == 404:

@@ -12,7 +12,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.core.rest import HttpRequest
 from azure.mgmt.managementgroups import ManagementGroupsMgmtClient
 
@@ -59,7 +64,7 @@ def find_root_group_id(client: ManagementGroupsMgmtClient) -> str:
             tenant_id = group.properties.tenant_id if group.properties else None
             if tenant_id:
                 return tenant_id
-    except (HttpResponseError, ServiceRequestError, ClientAuthenticationError) as error:
+    except (HttpResponseError, ServiceRequestError, ServiceResponseError, ClientAuthenticationError) as error:
         raise RunFailed(
             f"could not list management groups to find the tenant root: {describe_exception(error)}"
         ) from error
@@ -72,7 +77,7 @@ def find_root_group_id(client: ManagementGroupsMgmtClient) -> str:
 def _walk(client: ManagementGroupsMgmtClient, group_id: str) -> Iterator[Subscription]:
     try:
         group = client.management_groups.get(group_id, expand="children", recurse=True)
-    except (HttpResponseError, ServiceRequestError, ClientAuthenticationError) as error:
+    except (HttpResponseError, ServiceRequestError, ServiceResponseError, ClientAuthenticationError) as error:
         raise RunFailed(
             f"could not read management group {group_id!r}: {describe_exception(error)}. "
             "Check the id and that the identity has a reader role on it."
@@ -101,7 +106,7 @@ def subscription_states(client: ManagementGroupsMgmtClient) -> dict[str, str]:
     while url:
         try:
             response = client.send_request(HttpRequest("GET", url))
-        except (ServiceRequestError, ClientAuthenticationError) as error:
+        except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError, HttpResponseError) as error:
             raise RunFailed(f"could not list subscriptions: {describe_exception(error)}") from error
         if response.status_code != 200:
             raise RunFailed(f"could not list subscriptions: {describe_response(response.status_code, response.text())}")

@@ -1,0 +1,141 @@
+"""The emulator behaves like ARM where the monitor depends on it, including its refusals."""
+
+import requests
+
+from emulator.faults import Fault
+from tests.conftest import TENANT_ID, TenantBuilder, good_contact
+
+
+def token(emulator) -> str:
+    response = requests.get(
+        emulator.identity_endpoint,
+        params={"api-version": "2019-08-01", "resource": "https://management.azure.com"},
+        headers={"X-IDENTITY-HEADER": emulator.identity_header},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def arm_get(emulator, path, bearer=None, **params):
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    return requests.get(
+        emulator.arm_endpoint + path, params=params, headers=headers, verify=emulator.ca_path, timeout=5
+    )
+
+
+def test_arm_refuses_requests_without_a_token(emulator):
+    response = arm_get(emulator, "/subscriptions", **{"api-version": "2022-12-01"})
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "AuthenticationFailed"
+
+
+def test_arm_refuses_tokens_it_did_not_issue(emulator):
+    response = arm_get(emulator, "/subscriptions", bearer="forged", **{"api-version": "2022-12-01"})
+
+    assert response.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+def test_the_token_endpoint_requires_the_identity_header(emulator):
+    response = requests.get(
+        emulator.identity_endpoint,
+        params={"api-version": "2019-08-01", "resource": "https://management.azure.com"},
+        headers={"X-IDENTITY-HEADER": "wrong"},
+        timeout=5,
+    )
+
+    assert response.status_code == 401
+
+
+def test_requests_without_api_version_are_rejected_like_arm(emulator):
+    response = arm_get(emulator, "/subscriptions", bearer=token(emulator))
+
+    assert response.json()["error"]["code"] == "MissingApiVersionParameter"
+
+
+def test_management_group_list_pages_with_at_next_link(emulator, use_tenant):
+    builder = TenantBuilder()
+    builder.tenant.page_size = 2
+    use_tenant(builder)
+    bearer = token(emulator)
+
+    first = arm_get(
+        emulator, "/providers/Microsoft.Management/managementGroups", bearer, **{"api-version": "2023-04-01"}
+    )
+
+    body = first.json()
+    assert [g["name"] for g in body["value"]] == [TENANT_ID, "contoso"]
+    assert "$skiptoken=2" in body["@nextLink"]
+
+
+def test_recursive_expand_returns_the_whole_subtree_and_plain_expand_one_level(emulator, use_tenant):
+    builder = TenantBuilder()
+    builder.subscription(1, "corp", good_contact())
+    use_tenant(builder)
+    bearer = token(emulator)
+    path = "/providers/Microsoft.Management/managementGroups/contoso"
+
+    deep = arm_get(emulator, path, bearer, **{"api-version": "2023-04-01", "$expand": "children", "$recurse": "true"})
+    shallow = arm_get(emulator, path, bearer, **{"api-version": "2023-04-01", "$expand": "children"})
+
+    landing = next(c for c in deep.json()["properties"]["children"] if c["name"] == "landing-zones")
+    assert landing["children"][0]["children"][0]["type"] == "/subscriptions"
+    assert all(c["children"] is None for c in shallow.json()["properties"]["children"])
+
+
+def test_contacts_are_rendered_in_the_shape_of_the_requested_api_version(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, contact=good_contact(emails=["a@contoso.com", "b@contoso.com"]))
+    use_tenant(builder)
+    bearer = token(emulator)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    v2017 = arm_get(emulator, path, bearer, **{"api-version": "2017-08-01-preview"}).json()["value"]
+    v2020 = arm_get(emulator, path, bearer, **{"api-version": "2020-01-01-preview"}).json()["value"]
+    v2023 = arm_get(emulator, path, bearer, **{"api-version": "2023-12-01-preview"}).json()["value"]
+
+    assert [c["properties"]["email"] for c in v2017] == ["a@contoso.com", "b@contoso.com"]
+    assert v2020[0]["properties"]["alertNotifications"] == {"state": "On", "minimalSeverity": "Medium"}
+    assert v2023[0]["properties"]["notificationsSources"][0] == {"sourceType": "Alert", "minimalSeverity": "Medium"}
+    assert v2023[0]["properties"]["isEnabled"] is True
+
+
+def test_unsupported_contact_api_versions_get_arms_error(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, contact=good_contact())
+    use_tenant(builder)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    response = arm_get(emulator, path, token(emulator), **{"api-version": "2099-01-01"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "NoRegisteredProviderFound"
+
+
+def test_injected_throttling_carries_retry_after_and_runs_out(emulator, use_tenant):
+    use_tenant(TenantBuilder())
+    emulator.add_fault(Fault(match="/subscriptions", status=429, times=1, retry_after=2))
+    bearer = token(emulator)
+
+    throttled = arm_get(emulator, "/subscriptions", bearer, **{"api-version": "2022-12-01"})
+    after = arm_get(emulator, "/subscriptions", bearer, **{"api-version": "2022-12-01"})
+
+    assert throttled.status_code == 429
+    assert throttled.headers["Retry-After"] == "2"
+    assert after.status_code == 200
+
+
+def test_admin_endpoints_report_counts_and_accept_faults(emulator, use_tenant):
+    use_tenant(TenantBuilder())
+    admin = emulator.arm_endpoint + "/_emulator"
+    added = requests.post(
+        admin + "/faults", json={"match": "/subscriptions", "status": 503}, verify=emulator.ca_path, timeout=5
+    )
+
+    failed = arm_get(emulator, "/subscriptions", token(emulator), **{"api-version": "2022-12-01"})
+    stats = requests.get(admin + "/stats", verify=emulator.ca_path, timeout=5).json()
+
+    assert added.status_code == 201
+    assert failed.status_code == 503
+    assert stats["calls"]["subscriptions.list"] == 1
