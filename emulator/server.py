@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import ssl
 import tempfile
 import threading
@@ -70,6 +71,9 @@ class _ArmHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.request.settimeout(30)
+        # Headers and body go out as separate writes; without this, Nagle's algorithm
+        # meets the client's delayed ACK and every response stalls for 40 ms.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The TLS handshake runs here, in the connection's own thread, not in the accept loop.
         self.request.do_handshake()
         self.server.emulator.stats.connected()

@@ -16,7 +16,7 @@ from .config import load_settings
 
 # Only the managed identity (pointed at the emulator) may answer, so a developer's
 # own Azure login or service-principal variables never leak into the demo.
-_DEMO_CREDENTIAL_OPTIONS = {
+EMULATOR_CREDENTIAL_OPTIONS = {
     "exclude_environment_credential": True,
     "exclude_workload_identity_credential": True,
     "exclude_shared_token_cache_credential": True,
@@ -45,7 +45,7 @@ def run_demo(output_format: str) -> int:
         os.environ.pop("AZURE_CLIENT_ID", None)
         settings = load_settings(environment)
         print(f"Emulated tenant at {emulator.arm_endpoint} (sample scenario)\n", file=sys.stderr)
-        credential = build_credential(settings, **_DEMO_CREDENTIAL_OPTIONS)
+        credential = build_credential(settings, **EMULATOR_CREDENTIAL_OPTIONS)
         report = check_and_print(settings, credential, output_format)
     if report is None:
         return 2

@@ -1,0 +1,101 @@
+"""`python -m shared check|demo`: reports on stdout, explanations on stderr, exit codes for CI."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.cli import main
+from tests.conftest import TenantBuilder, good_contact, subscription_id
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tenant_with(emulator, use_tenant):
+    def build(*contacts, **fields):
+        builder = TenantBuilder()
+        for number, contact in enumerate(contacts):
+            builder.subscription(number, "corp", contact, **fields)
+        use_tenant(builder)
+
+    return build
+
+
+def test_exit_code_is_0_when_every_subscription_passes(tenant_with, capsys):
+    tenant_with(good_contact(), good_contact())
+
+    assert main(["check"]) == 0
+    assert "2 subscriptions: 2 pass, 0 fail, 0 error, 0 skipped" in capsys.readouterr().out
+
+
+def test_exit_code_is_1_when_a_subscription_fails(tenant_with, capsys):
+    tenant_with(good_contact(), None)
+
+    assert main(["check", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["fail"] == 1
+
+
+def test_exit_code_is_2_when_a_subscription_cannot_be_checked(tenant_with):
+    tenant_with(good_contact(), deny_contacts=True)
+
+    assert main(["check"]) == 2
+
+
+def test_exit_code_is_2_and_stderr_explains_when_the_run_fails(tenant_with, capsys):
+    tenant_with(good_contact())
+
+    assert main(["check", "--management-group", "no-such-group"]) == 2
+    assert "could not read management group 'no-such-group'" in capsys.readouterr().err
+
+
+def test_bad_configuration_exits_2_before_any_call(emulator, tenant_with, capsys, monkeypatch):
+    tenant_with(good_contact())
+    monkeypatch.setenv("MIN_ALERT_SEVERITY", "Severe")
+
+    assert main(["check"]) == 2
+    assert "MIN_ALERT_SEVERITY" in capsys.readouterr().err
+    assert emulator.stats.snapshot()["armCalls"] == 0
+
+
+def test_subscription_option_narrows_the_check(tenant_with, capsys):
+    tenant_with(good_contact(), None)
+
+    assert main(["check", "--subscription", subscription_id(0), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [s["subscriptionId"] for s in report["subscriptions"]] == [subscription_id(0)]
+
+
+def test_the_table_lists_problems_first_with_their_fixes(tenant_with, capsys):
+    tenant_with(good_contact(), good_contact(alerts_enabled=False))
+
+    main(["check"])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["STATUS", "SUBSCRIPTION"]
+    assert lines[1].startswith("FAIL")
+    assert any(line.strip().startswith("alert-notifications:") for line in lines)
+
+
+def test_demo_runs_a_real_check_against_the_sample_tenant():
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+    environment.pop("REQUESTS_CA_BUNDLE", None)
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "shared", "demo", "--format", "json"],
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    report = json.loads(finished.stdout)
+    assert report["summary"] == {"pass": 3, "fail": 5, "error": 1, "skipped": 1, "total": 10}
+    assert "`check` would exit with 2" in finished.stderr
