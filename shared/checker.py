@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from azure.core.credentials import TokenCredential
+from azure.core.credentials_async import AsyncTokenCredential
 
 from .azure_clients import AzureClients
 from .config import Settings
@@ -21,10 +21,10 @@ log = logging.getLogger(__name__)
 _INACTIVE_STATES = {"disabled", "deleted"}
 
 
-def run_check(settings: Settings, credential: TokenCredential) -> Report:
+async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Report:
     """Raises RunFailed when no trustworthy report can be produced."""
-    with AzureClients.create(settings, credential) as clients:
-        discovery = discover(clients.groups, settings.management_group_ids)
+    async with AzureClients.create(settings, credential) as clients:
+        discovery = await discover(clients.groups, settings.management_group_ids)
         if not discovery.subscriptions:
             # An empty report would read as "all clear"; it almost always means a wrong scope or missing role.
             raise RunFailed(
@@ -39,8 +39,15 @@ def run_check(settings: Settings, credential: TokenCredential) -> Report:
             ", ".join(discovery.scope),
             len(results),
         )
-        with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="check") as pool:
-            results.extend(pool.map(lambda sub: check_subscription(sub, reader, settings), planned))
+        # The connection pool is sized to the concurrency too; the semaphore keeps
+        # requests from queueing inside aiohttp where timeouts would already be running.
+        limit = asyncio.Semaphore(settings.concurrency)
+
+        async def bounded(subscription: Subscription) -> SubscriptionResult:
+            async with limit:
+                return await check_subscription(subscription, reader, settings)
+
+        results.extend(await asyncio.gather(*(bounded(subscription) for subscription in planned)))
     ordered = sorted(results, key=lambda r: (r.subscription.display_name.lower(), r.subscription.subscription_id))
     return Report(
         scope=discovery.scope,
@@ -82,9 +89,11 @@ def plan(
     return to_check, decided
 
 
-def check_subscription(subscription: Subscription, reader: ContactReader, settings: Settings) -> SubscriptionResult:
+async def check_subscription(
+    subscription: Subscription, reader: ContactReader, settings: Settings
+) -> SubscriptionResult:
     try:
-        contact = reader.read(subscription.subscription_id)
+        contact = await reader.read(subscription.subscription_id)
     except ContactReadError as error:
         return SubscriptionResult(subscription, Status.ERROR, reason=f"could not read security contacts: {error}")
     except Exception as error:  # one subscription's surprise must not sink the run

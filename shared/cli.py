@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from azure.core.credentials import TokenCredential
+from azure.core.credentials_async import AsyncTokenCredential
 
 from .azure_clients import build_credential
 from .checker import exit_code, run_check
@@ -32,21 +33,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    report = check_and_print(settings, build_credential(settings), args.format)
+    report = asyncio.run(check_and_print(settings, args.format))
     return EXIT_RUN_FAILED if report is None else exit_code(report)
 
 
-def check_and_print(settings: Settings, credential: TokenCredential, output_format: str) -> Report | None:
+async def check_and_print(
+    settings: Settings, output_format: str, credential: AsyncTokenCredential | None = None
+) -> Report | None:
     """Run one check and print its report; None (after explaining on stderr) when the run failed."""
+    # The credential is created inside the running loop, which its HTTP sessions bind to.
+    credential = credential or build_credential(settings)
     try:
-        report = run_check(settings, credential)
+        report = await run_check(settings, credential)
     except RunFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return None
     finally:
-        close = getattr(credential, "close", None)
-        if callable(close):
-            close()
+        await credential.close()
     print(to_json(report) if output_format == "json" else to_table(report))
     return report
 

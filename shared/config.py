@@ -44,7 +44,7 @@ class Settings:
     min_alert_severity: str = "High"
     require_owner_notifications: bool = True
     allowed_email_domains: tuple[str, ...] = ()
-    concurrency: int = 64
+    concurrency: int = 128
     cloud: Cloud = CLOUDS["azurecloud"]
     arm_endpoint: str = CLOUDS["azurecloud"].arm_endpoint
     contacts_api_version: str = CONTACTS_API_2023

@@ -8,7 +8,6 @@ own pipeline (same credential, retry, logging) and normalised by contact_shapes.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from azure.core.exceptions import (
@@ -19,7 +18,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.rest import HttpRequest
-from azure.mgmt.security import SecurityCenter
+from azure.mgmt.security.aio import SecurityCenter
 
 from .arm_errors import describe_exception, describe_response, error_code
 from .config import CONTACTS_API_2020, CONTACTS_API_2023
@@ -47,23 +46,21 @@ class ContactReader:
         self._client = client
         self._arm_endpoint = arm_endpoint.rstrip("/")
         self._api_version = api_version
-        self._lock = threading.Lock()
         self.api_versions_used: set[str] = set()
 
     @property
     def api_version(self) -> str:
         return self._api_version
 
-    def read(self, subscription_id: str) -> ContactSettings:
+    async def read(self, subscription_id: str) -> ContactSettings:
         while True:
             version = self._api_version
             try:
-                items = self._list(subscription_id, version)
+                items = await self._list(subscription_id, version)
             except _UnsupportedApiVersion as unsupported:
                 self._fall_back(version, str(unsupported))
                 continue
-            with self._lock:
-                self.api_versions_used.add(version)
+            self.api_versions_used.add(version)
             try:
                 return parse_contacts(items, version)
             except ContactShapeError as error:
@@ -73,18 +70,17 @@ class ContactReader:
         older = _FALLBACK.get(failed_version)
         if older is None:
             raise ContactReadError(f"security contacts api-version {failed_version} is not supported: {detail}")
-        with self._lock:
-            # Several workers may hit this at once; only the first logs and switches.
-            if self._api_version == failed_version:
-                log.warning(
-                    "security contacts api-version %s is not available here (%s); using %s",
-                    failed_version,
-                    detail,
-                    older,
-                )
-                self._api_version = older
+        # Many concurrent reads may hit this at once; only the first logs and switches.
+        if self._api_version == failed_version:
+            log.warning(
+                "security contacts api-version %s is not available here (%s); using %s",
+                failed_version,
+                detail,
+                older,
+            )
+            self._api_version = older
 
-    def _list(self, subscription_id: str, api_version: str) -> list[Any]:
+    async def _list(self, subscription_id: str, api_version: str) -> list[Any]:
         url: str | None = (
             f"{self._arm_endpoint}/subscriptions/{subscription_id}"
             f"/providers/Microsoft.Security/securityContacts?api-version={api_version}"
@@ -98,7 +94,7 @@ class ContactReader:
             try:
                 # The multi-API SecurityCenter has no public send_request; its
                 # pipeline client carries the credential, retry and logging policies.
-                response = self._client._client.send_request(HttpRequest("GET", url))
+                response = await self._client._client.send_request(HttpRequest("GET", url))
             except DecodeError as error:
                 raise ContactReadError(f"security contact response is not valid JSON ({api_version})") from error
             except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError, HttpResponseError) as error:

@@ -6,13 +6,15 @@ are local (ARM over HTTPS with a throwaway CA, and a managed-identity endpoint).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 
 from .azure_clients import build_credential
 from .checker import exit_code
 from .cli import check_and_print
-from .config import load_settings
+from .config import Settings, load_settings
+from .models import Report
 
 # Only the managed identity (pointed at the emulator) may answer, so a developer's
 # own Azure login or service-principal variables never leak into the demo.
@@ -25,6 +27,10 @@ EMULATOR_CREDENTIAL_OPTIONS = {
     "exclude_powershell_credential": True,
     "exclude_developer_cli_credential": True,
 }
+
+
+async def _check(settings: Settings, output_format: str) -> Report | None:
+    return await check_and_print(settings, output_format, build_credential(settings, **EMULATOR_CREDENTIAL_OPTIONS))
 
 
 def run_demo(output_format: str) -> int:
@@ -45,8 +51,7 @@ def run_demo(output_format: str) -> int:
         os.environ.pop("AZURE_CLIENT_ID", None)
         settings = load_settings(environment)
         print(f"Emulated tenant at {emulator.arm_endpoint} (sample scenario)\n", file=sys.stderr)
-        credential = build_credential(settings, **EMULATOR_CREDENTIAL_OPTIONS)
-        report = check_and_print(settings, credential, output_format)
+        report = asyncio.run(_check(settings, output_format))
     if report is None:
         return 2
     print(f"\n`check` would exit with {exit_code(report)} for this tenant.", file=sys.stderr)

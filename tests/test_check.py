@@ -1,5 +1,6 @@
 """A whole run against the emulated tenant: real SDK, real DefaultAzureCredential, concurrent checks."""
 
+import asyncio
 import json
 import logging
 
@@ -15,11 +16,12 @@ from tests.conftest import TenantBuilder, good_contact, subscription_id
 
 @pytest.fixture
 def check(settings_for):
-    def run(**app_settings: str):
+    async def run(app_settings):
         settings = settings_for(**app_settings)
-        return run_check(settings, build_credential(settings))
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
 
-    return run
+    return lambda **app_settings: asyncio.run(run(app_settings))
 
 
 def statuses(report) -> dict[str, str]:

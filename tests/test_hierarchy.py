@@ -1,5 +1,7 @@
 """Walking management groups with the real SDK: every subscription once, with its path and state."""
 
+import asyncio
+
 import pytest
 
 from shared.azure_clients import AzureClients, build_credential
@@ -10,12 +12,12 @@ from tests.conftest import TENANT_ID, TenantBuilder, subscription_id
 
 @pytest.fixture
 def discover_with(settings_for):
-    def run(*group_ids: str):
+    async def walk(group_ids):
         settings = settings_for()
-        with AzureClients.create(settings, build_credential(settings)) as clients:
-            return discover(clients.groups, group_ids)
+        async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
+            return await discover(clients.groups, group_ids)
 
-    return run
+    return lambda *group_ids: asyncio.run(walk(group_ids))
 
 
 def by_id(discovery):
