@@ -203,12 +203,19 @@ class EmulatorServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def issued_audiences(self) -> set[str]:
+        """The resources tokens were requested for, to check which cloud a client believes it is in."""
+        with self._tokens_lock:
+            return set(self._issued_tokens.values())
+
     def add_fault(self, fault: Fault) -> None:
         self.faults.add(fault)
 
     def reset(self) -> None:
         self.faults.clear()
         self.stats.reset()
+        with self._tokens_lock:
+            self._issued_tokens.clear()
 
     # -- managed identity ------------------------------------------------------
 

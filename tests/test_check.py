@@ -182,3 +182,11 @@ def test_no_token_or_identity_secret_reaches_the_report_or_the_logs(emulator, us
     for secret in secrets:
         assert secret not in report
         assert secret not in caplog.text
+
+
+def test_tokens_are_requested_for_the_configured_clouds_arm_audience(emulator, use_tenant, check):
+    use_tenant(mixed_tenant())
+
+    check(AZURE_CLOUD="AzureChinaCloud")
+
+    assert emulator.issued_audiences() == {"https://management.chinacloudapi.cn"}

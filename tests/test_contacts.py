@@ -29,6 +29,13 @@ def read_one(read_all):
     return lambda subscription_id: read_all([subscription_id])[0][0]
 
 
+def one_subscription(use_tenant, **fields) -> str:
+    builder = TenantBuilder()
+    sub = builder.subscription(1, **{"contact": good_contact(), **fields})
+    use_tenant(builder)
+    return sub
+
+
 def contact_requests(emulator):
     return [entry for entry in emulator.stats.log if entry[1] == "securityContacts"]
 
@@ -59,17 +66,13 @@ def test_where_2023_is_not_offered_the_reader_falls_back_to_2020_once(emulator, 
 
 
 def test_a_subscription_without_contacts_is_not_configured(emulator, use_tenant, read_one):
-    builder = TenantBuilder()
-    sub = builder.subscription(1, contact=None)
-    use_tenant(builder)
+    sub = one_subscription(use_tenant, contact=None)
 
     assert read_one(sub).configured is False
 
 
 def test_a_404_for_the_contact_list_means_not_configured(emulator, use_tenant, read_one):
-    builder = TenantBuilder()
-    sub = builder.subscription(1, contact=good_contact())
-    use_tenant(builder)
+    sub = one_subscription(use_tenant)
     emulator.add_fault(Fault(match="securityContacts", status=404, code="NotFound", times=1))
 
     assert read_one(sub).configured is False
@@ -88,18 +91,14 @@ def test_contact_lists_are_followed_across_pages(emulator, use_tenant, read_one)
 
 
 def test_a_denied_subscription_is_an_error_naming_the_reason(emulator, use_tenant, read_one):
-    builder = TenantBuilder()
-    sub = builder.subscription(1, contact=good_contact(), deny_contacts=True)
-    use_tenant(builder)
+    sub = one_subscription(use_tenant, deny_contacts=True)
 
     with pytest.raises(ContactReadError, match="HTTP 403 AuthorizationFailed"):
         read_one(sub)
 
 
 def test_throttling_is_retried_after_the_time_arm_asks_for(emulator, use_tenant, read_one):
-    builder = TenantBuilder()
-    sub = builder.subscription(1, contact=good_contact())
-    use_tenant(builder)
+    sub = one_subscription(use_tenant)
     emulator.add_fault(Fault(match="securityContacts", status=429, times=1, retry_after=1))
 
     contact = read_one(sub)
@@ -111,9 +110,7 @@ def test_throttling_is_retried_after_the_time_arm_asks_for(emulator, use_tenant,
 
 
 def test_server_errors_are_retried(emulator, use_tenant, read_one):
-    builder = TenantBuilder()
-    sub = builder.subscription(1, contact=good_contact())
-    use_tenant(builder)
+    sub = one_subscription(use_tenant)
     emulator.add_fault(Fault(match="securityContacts", status=503, times=2, retry_after=0))
 
     assert read_one(sub).configured
@@ -121,9 +118,7 @@ def test_server_errors_are_retried(emulator, use_tenant, read_one):
 
 
 def test_persistent_throttling_ends_as_an_error_not_a_pass(emulator, use_tenant, read_one):
-    builder = TenantBuilder()
-    sub = builder.subscription(1, contact=good_contact())
-    use_tenant(builder)
+    sub = one_subscription(use_tenant)
     emulator.add_fault(Fault(match="securityContacts", status=429, times=None, retry_after=0.01))
 
     with pytest.raises(ContactReadError, match="HTTP 429 TooManyRequests"):
@@ -131,9 +126,7 @@ def test_persistent_throttling_ends_as_an_error_not_a_pass(emulator, use_tenant,
 
 
 def test_a_malformed_body_is_an_error(emulator, use_tenant, read_one):
-    builder = TenantBuilder()
-    sub = builder.subscription(1, contact=good_contact())
-    use_tenant(builder)
+    sub = one_subscription(use_tenant)
     emulator.add_fault(Fault(match="securityContacts", malformed=True, status=200))
 
     with pytest.raises(ContactReadError, match="not valid JSON"):
