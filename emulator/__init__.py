@@ -6,7 +6,11 @@ endpoint, so the real SDK clients and DefaultAzureCredential can be exercised
 without an Azure tenant. It is a development tool and is never deployed.
 """
 
+from pathlib import Path
+
 from .server import EmulatorServer
 from .tenant import Tenant
 
-__all__ = ["EmulatorServer", "Tenant"]
+SAMPLE_SCENARIO = Path(__file__).parent / "scenarios" / "sample.json"
+
+__all__ = ["SAMPLE_SCENARIO", "EmulatorServer", "Tenant"]

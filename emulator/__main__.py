@@ -9,11 +9,10 @@ import sys
 import threading
 from pathlib import Path
 
+from . import SAMPLE_SCENARIO
 from .faults import Fault
 from .server import EmulatorServer
 from .tenant import Tenant, generate
-
-SAMPLE_SCENARIO = Path(__file__).parent / "scenarios" / "sample.json"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ from typing import Any
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
-    DecodeError,
     HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
@@ -47,10 +46,6 @@ class ContactReader:
         self._arm_endpoint = arm_endpoint.rstrip("/")
         self._api_version = api_version
         self.api_versions_used: set[str] = set()
-
-    @property
-    def api_version(self) -> str:
-        return self._api_version
 
     async def read(self, subscription_id: str) -> ContactSettings:
         while True:
@@ -95,12 +90,10 @@ class ContactReader:
                 # The multi-API SecurityCenter has no public send_request; its
                 # pipeline client carries the credential, retry and logging policies.
                 response = await self._client._client.send_request(HttpRequest("GET", url))
-            except DecodeError as error:
-                raise ContactReadError(f"security contact response is not valid JSON ({api_version})") from error
             except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError, HttpResponseError) as error:
                 raise ContactReadError(describe_exception(error)) from error
             body = response.text()
-            if response.status_code == 404:
+            if response.status_code == 404 and not items:
                 # No contact resource at all: the subscription has never been configured.
                 return []
             if response.status_code == 400 and error_code(body).lower() in _UNSUPPORTED_API_CODES:

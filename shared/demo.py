@@ -35,8 +35,7 @@ async def _check(settings: Settings, output_format: str) -> Report | None:
 
 def run_demo(output_format: str) -> int:
     try:
-        from emulator import EmulatorServer, Tenant
-        from emulator.__main__ import SAMPLE_SCENARIO
+        from emulator import SAMPLE_SCENARIO, EmulatorServer, Tenant
     except ImportError as error:
         print(
             f"error: the demo needs the emulator package and its dependencies ({error}); run it from the "
@@ -46,9 +45,8 @@ def run_demo(output_format: str) -> int:
         return 2
     with EmulatorServer(Tenant.from_file(SAMPLE_SCENARIO)) as emulator:
         environment = emulator.environment()
-        # The credential and requests read these from the process environment.
+        # DefaultAzureCredential reads IDENTITY_*, the clients REQUESTS_CA_BUNDLE, from the process environment.
         os.environ.update(environment)
-        os.environ.pop("AZURE_CLIENT_ID", None)
         settings = load_settings(environment)
         print(f"Emulated tenant at {emulator.arm_endpoint} (sample scenario)\n", file=sys.stderr)
         report = asyncio.run(_check(settings, output_format))
