@@ -213,29 +213,22 @@ class Tenant:
         return body
 
     def _children(self, group: Group, recurse: bool) -> list[dict[str, Any]]:
-        children: list[dict[str, Any]] = []
+        """ManagementGroupChildInfo entries: child groups (with children when recursing), then subscriptions."""
+        children = []
         for child_id in group.child_group_ids:
             child = self.groups[child_id]
+            grandchildren = self._children(child, recurse) if recurse else None
             children.append(
-                {
-                    "type": "Microsoft.Management/managementGroups",
-                    "id": f"/providers/Microsoft.Management/managementGroups/{child.group_id}",
-                    "name": child.group_id,
-                    "displayName": child.display_name,
-                    "children": self._children(child, recurse) if recurse else None,
-                }
+                _child_info(
+                    "Microsoft.Management/managementGroups",
+                    f"/providers/Microsoft.Management/managementGroups/{child.group_id}",
+                    child.display_name,
+                    grandchildren,
+                )
             )
         for sub_id in group.subscription_ids:
             sub = self.subscriptions[sub_id]
-            children.append(
-                {
-                    "type": "/subscriptions",
-                    "id": f"/subscriptions/{sub.subscription_id}",
-                    "name": sub.subscription_id,
-                    "displayName": sub.display_name,
-                    "children": None,
-                }
-            )
+            children.append(_child_info("/subscriptions", f"/subscriptions/{sub.subscription_id}", sub.display_name))
         return children
 
     def subscription_entry(self, sub: EmulatedSubscription) -> dict[str, Any]:
@@ -253,6 +246,18 @@ class Tenant:
                 "spendingLimit": "Off",
             },
         }
+
+
+def _child_info(
+    child_type: str, resource_id: str, display_name: str, children: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": child_type,
+        "id": resource_id,
+        "name": resource_id.rsplit("/", 1)[-1],
+        "displayName": display_name,
+        "children": children,
+    }
 
 
 def generate(subscription_count: int, depth: int = 6, fanout: int = 3, seed: int = 7) -> Tenant:
