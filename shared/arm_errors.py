@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from azure.core.exceptions import DecodeError, HttpResponseError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    DecodeError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+# What a call through an SDK pipeline raises: transport failures, credential
+# failures, and error responses the pipeline itself turns into exceptions.
+ARM_CALL_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError, ClientAuthenticationError)
 
 
 def describe_response(status: int, body: bytes | str | None) -> str:

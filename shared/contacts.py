@@ -10,16 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
 from azure.core.rest import HttpRequest
 from azure.mgmt.security.aio import SecurityCenter
 
-from .arm_errors import describe_exception, describe_response, error_code
+from .arm_errors import ARM_CALL_ERRORS, describe_exception, describe_response, error_code
 from .config import CONTACTS_API_2020, CONTACTS_API_2023
 from .contact_shapes import ContactShapeError, parse_contacts
 from .models import ContactSettings
@@ -85,20 +79,21 @@ class ContactReader:
         while url:
             pages += 1
             if pages > _MAX_PAGES:
-                raise ContactReadError("security contact list did not end after 100 pages")
+                raise ContactReadError(f"security contact list did not end after {_MAX_PAGES} pages")
             try:
                 # The multi-API SecurityCenter has no public send_request; its
                 # pipeline client carries the credential, retry and logging policies.
                 response = await self._client._client.send_request(HttpRequest("GET", url))
-            except (ServiceRequestError, ServiceResponseError, ClientAuthenticationError, HttpResponseError) as error:
+            except ARM_CALL_ERRORS as error:
                 raise ContactReadError(describe_exception(error)) from error
-            body = response.text()
             if response.status_code == 404 and not items:
                 # No contact resource at all: the subscription has never been configured.
                 return []
-            if response.status_code == 400 and error_code(body).lower() in _UNSUPPORTED_API_CODES:
-                raise _UnsupportedApiVersion(describe_response(400, body))
             if response.status_code != 200:
+                # Error bodies are decoded only here, off the path every healthy read takes.
+                body = response.text()
+                if response.status_code == 400 and error_code(body).lower() in _UNSUPPORTED_API_CODES:
+                    raise _UnsupportedApiVersion(describe_response(400, body))
                 raise ContactReadError(describe_response(response.status_code, body))
             try:
                 page = response.json()

@@ -15,16 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
 from azure.core.rest import HttpRequest
 from azure.mgmt.managementgroups.aio import ManagementGroupsMgmtClient
 
-from .arm_errors import describe_exception, describe_response
+from .arm_errors import ARM_CALL_ERRORS, describe_exception, describe_response
 from .errors import RunFailed
 from .models import Subscription
 
@@ -34,7 +28,6 @@ MANAGEMENT_GROUPS_API_VERSION = "2023-04-01"
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 _GROUP_TYPE = "microsoft.management/managementgroups"
 _SUBSCRIPTION_TYPE = "/subscriptions"
-_CALL_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError, ClientAuthenticationError)
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ async def find_root_group_id(client: ManagementGroupsMgmtClient) -> str:
             tenant_id = group.properties.tenant_id if group.properties else None
             if tenant_id:
                 return tenant_id
-    except _CALL_ERRORS as error:
+    except ARM_CALL_ERRORS as error:
         raise RunFailed(
             f"could not list management groups to find the tenant root: {describe_exception(error)}"
         ) from error
@@ -128,7 +121,7 @@ async def _get_json(client: ManagementGroupsMgmtClient, url: str, failure: str, 
     suffix = f". {advice}" if advice else ""
     try:
         response = await client.send_request(HttpRequest("GET", url))
-    except _CALL_ERRORS as error:
+    except ARM_CALL_ERRORS as error:
         raise RunFailed(f"{failure}: {describe_exception(error)}{suffix}") from error
     if response.status_code != 200:
         raise RunFailed(f"{failure}: {describe_response(response.status_code, response.text())}{suffix}")
