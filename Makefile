@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint format bench check
+.PHONY: demo test tools lint format bench check mutation
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 demo: $(VENV)/.installed
 	$(PY) -m shared demo
 
-test: $(VENV)/.installed
+tools:
+	.ci/install-tools
+
+test: $(VENV)/.installed tools
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

@@ -48,9 +48,19 @@ class Finding:
     rule: str
     message: str
     fix: str
+    # The rule's severity ("high", "medium", "low") and the CIS Microsoft Azure
+    # Foundations controls it maps to, copied from the rule so a report stands alone.
+    severity: str = "medium"
+    cis: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "message": self.message, "fix": self.fix}
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "fix": self.fix,
+            "severity": self.severity,
+            "cis": list(self.cis),
+        }
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class SubscriptionResult:
     findings: tuple[Finding, ...] = ()
     # Why a subscription was skipped or could not be checked; None for pass and fail.
     reason: str | None = None
+    # The securityContacts api-version whose answer decided pass/fail; None when nothing was read.
+    api_version: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         sub = self.subscription
@@ -71,6 +83,7 @@ class SubscriptionResult:
             "status": self.status.value,
             "findings": [finding.to_dict() for finding in self.findings],
             "reason": self.reason,
+            "contactsApiVersion": self.api_version,
         }
 
 
@@ -98,3 +111,30 @@ class Report:
             "summary": self.summary,
             "subscriptions": [result.to_dict() for result in self.results],
         }
+
+
+class AlertKind(StrEnum):
+    """Why a subscription is in an alert: it started failing, still fails, or was fixed."""
+
+    NEW = "new"
+    REMINDER = "reminder"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    kind: AlertKind
+    # The current result (for RESOLVED, the passing result that ended the alert).
+    result: SubscriptionResult
+
+
+@dataclass(frozen=True)
+class AlertBatch:
+    """What one run tells people: the report's headline plus the subscriptions worth a message."""
+
+    report: Report
+    items: tuple[AlertItem, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.items
