@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from .clouds import CLOUDS, Cloud, find_cloud
+from .errors import ConfigError
 
 SEVERITIES = ("Low", "Medium", "High")
 CONTACTS_API_2023 = "2023-12-01-preview"
@@ -19,18 +20,32 @@ CONTACTS_API_2020 = "2020-01-01-preview"
 SUPPORTED_CONTACTS_API_VERSIONS = (CONTACTS_API_2023, CONTACTS_API_2020)
 MAX_CONCURRENCY = 256
 
+# Every app setting the monitor reads, in one place: infra/ sets each of these (or leaves
+# it to its documented default on purpose), and tests/test_infra.py holds the two together.
+APP_SETTINGS: tuple[str, ...] = (
+    "MANAGEMENT_GROUP_IDS",
+    "INCLUDE_SUBSCRIPTION_IDS",
+    "EXCLUDE_SUBSCRIPTION_IDS",
+    "REQUIRE_CONTACT_EMAIL",
+    "REQUIRE_ALERT_NOTIFICATIONS",
+    "MIN_ALERT_SEVERITY",
+    "REQUIRE_OWNER_NOTIFICATIONS",
+    "REQUIRE_ATTACK_PATH_NOTIFICATIONS",
+    "MIN_ATTACK_PATH_RISK",
+    "ALLOWED_EMAIL_DOMAINS",
+    "CHECK_CONCURRENCY",
+    "RUN_TIMEOUT_SECONDS",
+    "AZURE_CLOUD",
+    "ARM_ENDPOINT",
+    "CONTACTS_API_VERSION",
+)
+
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # Management group ids: letters, digits, '-', '_', '(', ')', '.'; at most 90 characters.
 _GROUP_ID = re.compile(r"^[A-Za-z0-9\-_().]{1,90}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-
-
-class ConfigError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 @dataclass(frozen=True)
