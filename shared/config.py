@@ -48,6 +48,16 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+def is_subscription_id(value: str) -> bool:
+    """A subscription id as ARM writes it (a GUID); the whole string, so a trailing newline fails."""
+    return _GUID.fullmatch(value) is not None
+
+
+def is_management_group_id(value: str) -> bool:
+    """Only characters ARM allows in a management group id, at most 90 of them."""
+    return _GROUP_ID.fullmatch(value) is not None
+
+
 @dataclass(frozen=True)
 class Settings:
     # Empty means: start from the tenant root group.
