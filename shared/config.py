@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from .alerts.settings import STATE_APP_SETTINGS, StateSettings, load_state_settings
 from .clouds import CLOUDS, Cloud, find_cloud
 from .errors import ConfigError
 
@@ -38,6 +39,9 @@ APP_SETTINGS: tuple[str, ...] = (
     "AZURE_CLOUD",
     "ARM_ENDPOINT",
     "CONTACTS_API_VERSION",
+    # Read by the Functions host (the timer's schedule), not by load_settings.
+    "CHECK_SCHEDULE",
+    *STATE_APP_SETTINGS,
 )
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -73,6 +77,8 @@ class Settings:
     cloud: Cloud = CLOUDS["azurecloud"]
     arm_endpoint: str = CLOUDS["azurecloud"].arm_endpoint
     contacts_api_version: str = CONTACTS_API_2023
+    # Alert state in Table Storage; off unless STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING is set.
+    state: StateSettings = StateSettings()
 
     def with_overrides(
         self,
@@ -143,6 +149,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         cloud=cloud,
         arm_endpoint=arm_endpoint,
         contacts_api_version=api_version,
+        state=load_state_settings(environ, problems),
     )
     if problems:
         raise ConfigError(problems)

@@ -1,0 +1,221 @@
+"""Alert state in Azure Table Storage: one entity per alerted subscription, written with ETag conditions.
+
+Every write is conditional (create-if-absent, replace/delete-if-match), so when two runs overlap
+(a manual check during the timer run) the slower one finds its view outdated and leaves the
+newer state alone instead of overwriting it; its conflicts are counted and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+
+from ..errors import MonitorError
+from ..models import Status
+from .policy import AlertState, StateChange
+from .settings import StateSettings
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION_PARTITION = "subscription"
+MONITOR_PARTITION = "monitor"
+RUN_FAILURE_ROW = "run-failure"
+# A state store that does not answer must not hold the run for minutes: a few quick retries, short timeouts.
+RETRY_TOTAL = 2
+RETRY_BACKOFF_FACTOR = 0.2
+CONNECTION_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 20
+
+
+class StateUnavailable(MonitorError):
+    """The alert state could not be read or written (storage unreachable, no permission)."""
+
+
+@dataclass(frozen=True)
+class RunFailureState:
+    last_notified: datetime
+    etag: str
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    written: int
+    conflicts: int
+
+
+class TableStateStore:
+    """Use as `async with TableStateStore.open(settings, credential) as store:`."""
+
+    def __init__(self, client: TableClient) -> None:
+        self._client = client
+        self._table_ready = False
+
+    @classmethod
+    def open(cls, settings: StateSettings, credential: AsyncTokenCredential | None) -> TableStateStore:
+        options: dict[str, Any] = {
+            "retry_total": RETRY_TOTAL,
+            "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
+            "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
+            "read_timeout": READ_TIMEOUT_SECONDS,
+        }
+        if settings.connection_string:
+            client = TableClient.from_connection_string(settings.connection_string, settings.table_name, **options)
+        elif settings.table_endpoint and credential is not None:
+            client = TableClient(settings.table_endpoint, settings.table_name, credential=credential, **options)
+        else:
+            raise StateUnavailable("alert state is not configured")
+        return cls(client)
+
+    async def __aenter__(self) -> TableStateStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.close()
+
+    async def load(self) -> dict[str, AlertState]:
+        """Every subscription's alert state, keyed by lower-case subscription id."""
+        await self._ensure_table()
+        query = "PartitionKey eq @partition"
+        try:
+            entities = [
+                entity
+                async for entity in self._client.query_entities(query, parameters={"partition": SUBSCRIPTION_PARTITION})
+            ]
+        except AzureError as error:
+            raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
+        states = {}
+        for entity in entities:
+            state = _from_entity(entity)
+            if state is not None:
+                states[state.subscription_id] = state
+        return states
+
+    async def apply(self, changes: Iterable[StateChange]) -> ApplyResult:
+        written = conflicts = 0
+        for change in changes:
+            try:
+                await self._apply_one(change)
+                written += 1
+            except (ResourceExistsError, ResourceModifiedError):
+                # Another run advanced this subscription since we read it; its write is the newer one.
+                conflicts += 1
+                log.warning("alert state of %s changed during this run; kept the other run's", change.subscription_id)
+            except AzureError as error:
+                raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+        return ApplyResult(written, conflicts)
+
+    async def run_failure(self) -> RunFailureState | None:
+        """When the channels were last told that the monitor could not run, if they were."""
+        await self._ensure_table()
+        try:
+            entity = await self._client.get_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as error:
+            raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
+        return RunFailureState(_as_datetime(entity["LastNotified"]), entity.metadata["etag"])
+
+    async def record_run_failure(self, now: datetime, previous: RunFailureState | None) -> bool:
+        """False when a concurrent run recorded it first."""
+        entity = {"PartitionKey": MONITOR_PARTITION, "RowKey": RUN_FAILURE_ROW, "LastNotified": now}
+        try:
+            if previous is None:
+                await self._client.create_entity(entity)
+            else:
+                await self._client.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=previous.etag, match_condition=MatchConditions.IfNotModified
+                )
+        except (ResourceExistsError, ResourceModifiedError):
+            return False
+        except AzureError as error:
+            raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+        return True
+
+    async def clear_run_failure(self) -> None:
+        """After a good run, so the next failure is posted straight away."""
+        try:
+            await self._client.delete_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
+        except AzureError as error:
+            raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+
+    async def _apply_one(self, change: StateChange) -> None:
+        if change.state is None:
+            if change.expected_etag is not None:
+                await self._client.delete_entity(
+                    SUBSCRIPTION_PARTITION,
+                    change.subscription_id,
+                    etag=change.expected_etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        elif change.expected_etag is None:
+            await self._client.create_entity(_to_entity(change.state))
+        else:
+            await self._client.update_entity(
+                _to_entity(change.state),
+                mode=UpdateMode.REPLACE,
+                etag=change.expected_etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+    async def _ensure_table(self) -> None:
+        if self._table_ready:
+            return
+        try:
+            await self._client.create_table()
+        except ResourceExistsError:
+            pass
+        except AzureError as error:
+            raise StateUnavailable(f"could not open the alert state table: {_describe(error)}") from error
+        self._table_ready = True
+
+
+def _to_entity(state: AlertState) -> dict[str, object]:
+    return {
+        "PartitionKey": SUBSCRIPTION_PARTITION,
+        "RowKey": state.subscription_id,
+        "Status": state.status.value,
+        "Fingerprint": state.fingerprint,
+        "FirstSeen": state.first_seen,
+        "LastNotified": state.last_notified,
+        # For a person browsing the table; not used by the policy.
+        "DisplayName": state.display_name,
+    }
+
+
+def _from_entity(entity: Any) -> AlertState | None:
+    try:
+        return AlertState(
+            subscription_id=str(entity["RowKey"]).lower(),
+            status=Status(entity["Status"]),
+            fingerprint=str(entity["Fingerprint"]),
+            first_seen=_as_datetime(entity["FirstSeen"]),
+            last_notified=_as_datetime(entity["LastNotified"]),
+            display_name=str(entity.get("DisplayName", "")),
+            etag=entity.metadata["etag"],
+        )
+    except (KeyError, ValueError, TypeError):
+        # A hand-edited or foreign row: treat the subscription as never alerted (at least once, never lost).
+        log.warning("ignoring unreadable alert state row %r", entity.get("RowKey"))
+        return None
+
+
+def _as_datetime(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    # TablesEntityDatetime is a datetime subclass; keep plain datetimes in flight.
+    return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=value.tzinfo or UTC)
+
+
+def _describe(error: AzureError) -> str:
+    # The SDK's message can run to many lines of response body; the first line says what happened.
+    first_line = (str(error.message or error) or type(error).__name__).splitlines()[0]
+    return f"{type(error).__name__}: {first_line}"
