@@ -1,0 +1,287 @@
+"""The HTML report: one self-contained page, coloured by status, every piece of tenant text shown as text."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from emulator import EmulatorServer
+from emulator.tenant import EmulatedSubscription
+from shared.azure_clients import build_credential
+from shared.checker import run_check
+from shared.config import load_settings
+from shared.demo import EMULATOR_CREDENTIAL_OPTIONS
+from shared.models import Finding, Report, Status, Subscription, SubscriptionResult
+from shared.render_html import CONTENT_SECURITY_POLICY, report_to_html
+from tests.conftest import TenantBuilder, good_contact, subscription_id
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+# Both would change the page title if the browser ever treated them as markup.
+HOSTILE_SCRIPT = "<script>document.title='pwned'</script>"
+HOSTILE_IMAGE = "<img src=x onerror=\"document.title='pwned'\">"
+
+
+def result(name: str, status: Status, path: tuple[str, ...] = ("Root", "Corp"), **fields: object) -> SubscriptionResult:
+    number = sum(map(ord, name)) % 10_000
+    return SubscriptionResult(Subscription(subscription_id(number), name, path, "Enabled"), status, **fields)  # type: ignore[arg-type]
+
+
+def sample_report() -> Report:
+    return Report(
+        scope=("corp",),
+        generated_at="2026-11-26T07:00:00+00:00",
+        contacts_api_versions=("2023-12-01-preview",),
+        results=(
+            result("corp-hr", Status.PASS),
+            result(
+                "corp-web",
+                Status.FAIL,
+                findings=(Finding("contact-email", "No security contact is configured.", "Set an email.", "high"),),
+            ),
+            result("corp-data", Status.ERROR, ("Root", "Platform"), reason="403 AuthorizationFailed"),
+            result("corp-old", Status.SKIPPED, ("Root", "Platform"), reason="subscription is Disabled"),
+        ),
+    )
+
+
+class _Elements(HTMLParser):
+    """Every element and attribute of a page, as a browser's tokenizer sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def elements(page: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Elements()
+    parser.feed(page)
+    return parser.tags
+
+
+def test_the_page_shows_the_counts_and_a_verdict():
+    page = report_to_html(sample_report())
+
+    for status, count in (("fail", 1), ("error", 1), ("pass", 1), ("skipped", 1), ("total", 4)):
+        assert f'<span class="number">{count}</span>{status}</li>' in page
+    assert "2 subscriptions need attention." in page
+    assert "<title>Security contacts: 1 fail, 1 error, 1 pass, 1 skipped</title>" in page
+
+
+def test_a_clean_report_says_everything_passes():
+    report = Report(("corp",), (result("corp-hr", Status.PASS),), "2026-11-26T07:00:00+00:00")
+
+    assert "Every checked subscription passes." in report_to_html(report)
+
+
+def test_each_management_group_gets_its_own_table_with_problems_first():
+    page = report_to_html(sample_report())
+
+    headings = re.findall(r"<h2>(.*?)</h2>", page)
+    assert headings == ["Root / Corp", "Root / Platform", "How to fix"]
+    assert page.count("<table>") == 2
+    corp = page.split("<h2>Root / Corp</h2>")[1].split("</table>")[0]
+    assert corp.index("corp-web") < corp.index("corp-hr")
+
+
+def test_rows_are_classed_by_status_for_their_colour_and_say_it_in_words():
+    rows = {attrs.get("class") for tag, attrs in elements(report_to_html(sample_report())) if tag == "tr"}
+
+    assert {"pass", "fail", "error", "skipped"} <= rows
+    page = report_to_html(sample_report())
+    for word in ("PASS", "FAIL", "ERROR", "SKIPPED"):
+        assert f'<span class="badge">{word}</span>' in page
+
+
+def test_findings_link_to_their_fix_listed_once_and_reasons_are_shown():
+    twice = Finding("contact-email", "No security contact is configured.", "Set an email.", "high")
+    report = Report(
+        ("corp",),
+        (result("a", Status.FAIL, findings=(twice,)), result("b", Status.FAIL, findings=(twice,))),
+        "2026-11-26T07:00:00+00:00",
+    )
+
+    page = report_to_html(report)
+
+    assert page.count('<a href="#fix-1"><code>contact-email</code></a>') == 2
+    assert page.count('<dt id="fix-1"><code>contact-email</code></dt><dd>Set an email.</dd>') == 1
+    assert "403 AuthorizationFailed" in report_to_html(sample_report())
+
+
+def test_subscriptions_outside_any_group_still_get_a_table():
+    report = Report(("corp",), (result("", Status.ERROR, (), reason="not found"),), "2026-11-26T07:00:00+00:00")
+
+    assert "<h2>(not found under the scope)</h2>" in report_to_html(report)
+
+
+def test_every_piece_of_report_text_is_escaped():
+    hostile = HOSTILE_IMAGE
+    report = Report(
+        scope=(hostile,),
+        generated_at=hostile,
+        contacts_api_versions=(hostile,),
+        results=(
+            SubscriptionResult(
+                Subscription(hostile, hostile, (hostile, hostile), hostile),
+                Status.FAIL,
+                (Finding(hostile, hostile, hostile, hostile),),
+            ),
+            SubscriptionResult(Subscription(hostile, hostile, (hostile,), hostile), Status.ERROR, reason=hostile),
+        ),
+    )
+
+    page = report_to_html(report)
+
+    assert "<img" not in page
+    assert not [tag for tag, _ in elements(page) if tag in ("img", "script")]
+    assert page.count("&lt;img src=x onerror=&quot;document.title=&#x27;pwned&#x27;&quot;&gt;") >= 12
+
+
+def test_the_page_is_self_contained_and_allows_only_its_own_stylesheet():
+    page = report_to_html(sample_report())
+    tags = elements(page)
+
+    assert not [tag for tag, _ in tags if tag in ("script", "link", "img", "iframe", "object", "form", "base")]
+    assert all(attrs["href"].startswith("#") for tag, attrs in tags if tag == "a" and attrs.get("href"))
+    assert not [attrs for _, attrs in tags if "style" in attrs or any(name.startswith("on") for name in attrs)]
+    style = re.search(r"<style>(.*?)</style>", page, re.DOTALL).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = next(attrs["content"] for tag, attrs in tags if tag == "meta" and "http-equiv" in attrs)
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert policy.startswith("default-src 'none'")
+    assert CONTENT_SECURITY_POLICY.startswith(policy)
+
+
+# --- The page in a real browser ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    dom: str
+    console: str
+    screenshot: Path
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail("Chromium is needed for the rendering tests; `make test` installs it (.ci/tools/20-chromium.sh)")
+    return found
+
+
+def hostile_tenant() -> TenantBuilder:
+    builder = TenantBuilder()
+    builder.tenant.add_group("evil", HOSTILE_IMAGE, "contoso")
+    builder.subscription(1, "corp", good_contact())
+    builder.subscription(2, "corp", None)
+    builder.subscription(3, "platform", good_contact(roles_enabled=False))
+    builder.subscription(4, "platform", good_contact(), deny_contacts=True)
+    builder.subscription(5, "platform", good_contact(), state="Disabled")
+    builder.tenant.add_subscription(
+        EmulatedSubscription(subscription_id(6), HOSTILE_SCRIPT, "evil", contact=good_contact(emails=[]))
+    )
+    return builder
+
+
+@pytest.fixture(scope="module")
+def rendered(emulator_server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
+    """A real check of a tenant with hostile names, rendered once and opened in headless Chromium."""
+    original = emulator_server.tenant
+    emulator_server.reset()
+    emulator_server.tenant = hostile_tenant().tenant
+    environment = emulator_server.environment()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        settings = load_settings(environment)
+
+        async def check() -> Report:
+            async with build_credential(settings, **EMULATOR_CREDENTIAL_OPTIONS) as credential:
+                return await run_check(settings, credential)
+
+        report = asyncio.run(check())
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = ARTIFACTS / "report.html"
+    page.write_text(report_to_html(report), encoding="utf-8")
+    screenshot = ARTIFACTS / "report.png"
+    screenshot.unlink(missing_ok=True)
+    browser = subprocess.run(  # noqa: S603 - a fixed local binary and our own file
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--screenshot={screenshot}",
+            "--window-size=1200,900",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    yield Rendered(browser.stdout, browser.stderr, screenshot)
+    emulator_server.tenant = original
+    emulator_server.reset()
+
+
+def text_of(dom: str) -> str:
+    """The page's visible text, roughly as a reader sees it."""
+    body = dom.split("<body>", 1)[1]
+    text = re.sub(r"<[^>]+>", " ", body)
+    return re.sub(r"\s+", " ", text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
+def test_the_browser_shows_the_counts_and_every_subscription(rendered):
+    text = text_of(rendered.dom)
+
+    for count in ("3 fail", "1 error", "1 pass", "1 skipped", "6 total"):
+        assert count in text
+    for name in ("sub-1", "sub-2", "sub-3", "sub-4", "sub-5"):
+        assert name in text
+    assert "Tenant Root Group / Contoso / Platform" in text
+    assert "403 AuthorizationFailed" in text
+
+
+def test_hostile_names_are_shown_as_text_and_never_run(rendered):
+    text = text_of(rendered.dom)
+
+    assert HOSTILE_SCRIPT in text
+    assert HOSTILE_IMAGE in text
+    assert "pwned" not in re.search(r"<title>(.*?)</title>", rendered.dom).group(1)
+    assert not re.search(r"<(script|img)\b", rendered.dom.split("<body>", 1)[1])
+
+
+def test_the_browser_applies_the_page_style_without_policy_violations(rendered):
+    assert "Content Security Policy" not in rendered.console
+    assert "Failed to load resource" not in rendered.console
+
+
+def test_the_screenshot_is_kept_as_a_test_artifact(rendered):
+    png = rendered.screenshot.read_bytes()
+
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (1200, 900)
