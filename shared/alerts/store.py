@@ -100,6 +100,7 @@ class TableStateStore:
         return states
 
     async def apply(self, changes: Iterable[StateChange]) -> ApplyResult:
+        await self._ensure_table()
         written = conflicts = 0
         for change in changes:
             try:
@@ -126,6 +127,7 @@ class TableStateStore:
 
     async def record_run_failure(self, now: datetime, previous: RunFailureState | None) -> bool:
         """False when a concurrent run recorded it first."""
+        await self._ensure_table()
         entity = {"PartitionKey": MONITOR_PARTITION, "RowKey": RUN_FAILURE_ROW, "LastNotified": now}
         try:
             if previous is None:
@@ -142,6 +144,7 @@ class TableStateStore:
 
     async def clear_run_failure(self) -> None:
         """After a good run, so the next failure is posted straight away."""
+        await self._ensure_table()
         try:
             await self._client.delete_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
         except AzureError as error:
