@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from .checker import exit_code
 from .config import Settings, is_management_group_id, is_subscription_id
@@ -90,6 +91,15 @@ class HttpAnswer:
 class RunOutcome(Protocol):
     @property
     def report(self) -> Report: ...
+
+
+def query_parameters(url: str) -> dict[str, list[str]]:
+    """Every value of every query parameter in a request URL.
+
+    azure.functions.HttpRequest.params keeps one value per name, so repeated `managementGroup=`
+    parameters are read from the URL itself. Blank values are kept so that they can be refused.
+    """
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
 
 def parse_check_request(

@@ -14,7 +14,14 @@ from shared.azure_clients import build_credential
 from shared.checker import run_check
 from shared.config import load_settings
 from shared.errors import MonitorError, RunFailed
-from shared.http_check import MAX_IDS, BadRequest, CheckRequest, handle_check, parse_check_request
+from shared.http_check import (
+    MAX_IDS,
+    BadRequest,
+    CheckRequest,
+    handle_check,
+    parse_check_request,
+    query_parameters,
+)
 from shared.models import Report
 from tests.conftest import TenantBuilder, good_contact, subscription_id
 
@@ -197,6 +204,14 @@ def test_whitespace_around_an_id_is_not_part_of_it():
     assert (request.management_group_ids, request.subscription_ids) == (("corp",), (SUB_1,))
 
 
+def test_repeated_parameters_are_read_from_the_request_url():
+    url = f"https://monitor.azurewebsites.net/api/check?managementGroup=corp&managementGroup=online&code={FUNCTION_KEY}"
+
+    request = parse_check_request("GET", query_parameters(url), b"", None)
+
+    assert request.management_group_ids == ("corp", "online")
+
+
 def test_a_json_body_takes_strings_lists_and_a_real_boolean():
     body = body_of({"managementGroup": "corp", "subscription": [SUB_1, SUB_2], "format": "table", "notify": True})
 
@@ -341,6 +356,19 @@ def test_a_run_failure_raised_on_purpose_elsewhere_answers_502():
 
     assert result.status == 502
     assert json.loads(result.body) == {"error": "the check could not run: the scope group corp could not be read (403)"}
+
+
+def test_a_dependency_refusing_on_purpose_answers_502_with_its_reason():
+    class StorageRefused(MonitorError):
+        pass
+
+    async def run(request: CheckRequest) -> Outcome:
+        raise StorageRefused("alert state table unreachable: 403")
+
+    result = answer("GET", "notify=true", run=run)
+
+    assert result.status == 502
+    assert "alert state table unreachable: 403" in json.loads(result.body)["error"]
 
 
 def test_an_unexpected_failure_answers_a_generic_500_and_goes_to_the_log(caplog):
