@@ -13,6 +13,8 @@ class Cloud:
     # ARM_ENDPOINT points elsewhere (a proxy, or the local emulator).
     credential_scope: str
     authority_host: str
+    # Where people open the cloud's portal (deep links in chat alerts).
+    portal_url: str = "https://portal.azure.com"
 
 
 CLOUDS: dict[str, Cloud] = {
@@ -23,18 +25,21 @@ CLOUDS: dict[str, Cloud] = {
             "https://management.azure.com",
             "https://management.azure.com/.default",
             "login.microsoftonline.com",
+            "https://portal.azure.com",
         ),
         Cloud(
             "AzureChinaCloud",
             "https://management.chinacloudapi.cn",
             "https://management.chinacloudapi.cn/.default",
             "login.chinacloudapi.cn",
+            "https://portal.azure.cn",
         ),
         Cloud(
             "AzureUSGovernment",
             "https://management.usgovcloudapi.net",
             "https://management.usgovcloudapi.net/.default",
             "login.microsoftonline.us",
+            "https://portal.azure.us",
         ),
     )
 }

@@ -1,0 +1,50 @@
+"""Text hygiene for chat messages: bounded lengths and no way for a name to format, mention or link."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ELLIPSIS = "…"
+# Line breaks and other control characters in a name would let it fake extra lines, and
+# invisible format characters (bidi overrides) reorder what readers see: breaks become a
+# space, format characters go (except the zero-width joiners that emoji sequences need).
+_BREAKS = re.compile(r"\s+")
+_KEEP_FORMAT = {"\u200c", "\u200d"}
+
+
+def one_line(text: str) -> str:
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Zl", "Zp"):
+            kept.append(" ")
+        elif category != "Cf" or ch in _KEEP_FORMAT:
+            kept.append(ch)
+    return _BREAKS.sub(" ", "".join(kept)).strip()
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, cut to at most `limit` characters (an ellipsis marks the cut)."""
+    line = one_line(text)
+    if len(line) <= limit:
+        return line
+    return line[: max(limit - 1, 0)].rstrip() + ELLIPSIS
+
+
+def slack_escape(text: str) -> str:
+    """Slack's mrkdwn control characters: `<!channel>`, `<@U123>` and `<url|label>` become plain text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def card_text(text: str) -> str:
+    """Text for an Adaptive Card TextRun: no markdown there, but `{{DATE(...)}}` macros still expand."""
+    return text.replace("{{", "{\u200b{")
+
+
+def thousands(number: int) -> str:
+    return f"{number:,}"
+
+
+def plural(number: int, word: str, plural_word: str | None = None) -> str:
+    return f"{thousands(number)} {word if number == 1 else (plural_word or word + 's')}"
