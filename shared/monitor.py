@@ -1,0 +1,236 @@
+"""One monitored run, as the timer and the HTTP check trigger it.
+
+settings -> run_check -> decide (alert state) -> deliver -> record state -> one-line summary.
+State advances only when every configured channel confirmed delivery, so a failed post is
+repeated by the next run (at least once, never lost). When the run itself fails, the channels
+hear "the contact monitor could not run" (once per reminder period) and the error is re-raised
+so the Functions host records a failed execution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.identity.aio import DefaultAzureCredential
+
+from .alerts.policy import Decision, decide
+from .alerts.settings import StateSettings, load_state_settings
+from .alerts.store import StateUnavailable, TableStateStore
+from .azure_clients import build_credential
+from .checker import exit_code, run_check
+from .clouds import CLOUDS, find_cloud
+from .config import Settings, load_settings
+from .errors import ConfigError, MonitorError
+from .models import AlertKind, Report
+from .notify import deliver_batch, deliver_run_failure
+from .notify.settings import NotifySettings, load_notify_settings
+
+log = logging.getLogger(__name__)
+
+SUMMARY_EVENT = "contact-monitor-run"
+
+
+@dataclass(frozen=True)
+class MonitorOutcome:
+    """What one run produced; the HTTP check answers with `.report`."""
+
+    report: Report
+    decision: Decision | None
+    # One per configured channel; empty when nothing was posted.
+    deliveries: tuple[Any, ...] = ()
+    state_advanced: bool = False
+    conflicts: int = 0
+    summary: Mapping[str, object] = field(default_factory=dict)
+
+
+async def run_monitor(
+    environ: Mapping[str, str],
+    *,
+    trigger: str,
+    notify: bool = True,
+    management_group_ids: Sequence[str] = (),
+    subscription_ids: Sequence[str] = (),
+    credential: AsyncTokenCredential | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> MonitorOutcome:
+    """Raises what made the run fail (ConfigError, RunFailed, StateUnavailable, ...) after announcing it."""
+    started = time.monotonic()
+    summary: dict[str, object] = {"event": SUMMARY_EVENT, "trigger": trigger, "notify": notify}
+    try:
+        settings = load_settings(environ).with_overrides(list(management_group_ids), list(subscription_ids))
+    except ConfigError as error:
+        _log_summary(summary, started, outcome="failed", reason=f"{len(error.problems)} invalid settings")
+        if notify:
+            await _announce_run_failure_with_partial_settings(environ, str(error), clock())
+        raise
+    credential = credential or build_credential(settings)
+    try:
+        return await _monitored(settings, credential, notify, summary, started, clock)
+    finally:
+        await credential.close()
+
+
+async def _monitored(
+    settings: Settings,
+    credential: AsyncTokenCredential,
+    notify: bool,
+    summary: dict[str, object],
+    started: float,
+    clock: Callable[[], datetime],
+) -> MonitorOutcome:
+    try:
+        report = await run_check(settings, credential)
+    except Exception as error:  # any failure (auth, scope, deadline) is announced, then re-raised
+        reason = _reason(error)
+        _log_summary(summary, started, outcome="failed", reason=reason)
+        if notify:
+            await _announce_run_failure(reason, settings.notify, settings.state, credential, clock())
+        raise
+    _count_report(summary, report)
+    if not notify:
+        _log_summary(summary, started, outcome="checked")
+        return MonitorOutcome(report, None, summary=summary)
+
+    state = settings.state
+    summary["state"] = "on" if state.enabled else "off"
+    if not state.enabled:
+        log.warning("alert state is off (no STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING): posting every problem")
+    state_error: StateUnavailable | None = None
+    advanced, conflicts = False, 0
+    async with AsyncExitStack() as stack:
+        store = None
+        if state.enabled:
+            store = await stack.enter_async_context(TableStateStore.open(state, credential))
+        previous = {}
+        if store is not None:
+            try:
+                previous = await store.load()
+            except StateUnavailable as error:
+                # Post as if stateless rather than stay silent; the run is still recorded as failed below.
+                state_error = error
+                log.error("%s; posting every problem this run", error)
+        decision = decide(previous, report, clock(), state.remind_after, settings.notify.notify_on)
+        deliveries = await _deliver(decision, settings.notify)
+        confirmed = bool(deliveries) and all(result.ok for result in deliveries)
+        if store is not None and state_error is None:
+            try:
+                if confirmed:
+                    applied = await store.apply(decision.changes)
+                    advanced, conflicts = True, applied.conflicts
+                await store.clear_run_failure()
+            except StateUnavailable as error:
+                state_error = error
+
+    summary.update(
+        alerts={kind.value: decision.count(kind) for kind in AlertKind},
+        channels={result.channel: "ok" if result.ok else "failed" for result in deliveries},
+        stateAdvanced=advanced,
+        stateConflicts=conflicts,
+    )
+    if deliveries and not confirmed:
+        log.warning("a channel did not confirm delivery; alert state unchanged, the next run posts again")
+    if state_error is not None:
+        _log_summary(summary, started, outcome="failed", reason=str(state_error))
+        raise state_error
+    _log_summary(summary, started, outcome="completed")
+    return MonitorOutcome(report, decision, tuple(deliveries), advanced, conflicts, summary)
+
+
+async def _deliver(decision: Decision, notify_settings: NotifySettings) -> list[Any]:
+    if not notify_settings.channels:
+        log.warning("no chat channel configured (TEAMS_WEBHOOK_URL, SLACK_WEBHOOK_URL): nothing posted")
+        return []
+    if decision.batch.is_empty and not notify_settings.always:
+        return []
+    # Webhook delivery is blocking HTTP; keep the event loop free for anything else in flight.
+    return await asyncio.to_thread(deliver_batch, decision.batch, notify_settings)
+
+
+async def _announce_run_failure(
+    reason: str,
+    notify_settings: NotifySettings,
+    state: StateSettings,
+    credential: AsyncTokenCredential | None,
+    now: datetime,
+) -> None:
+    """Post "could not run" unless it was posted within the reminder period; never raises."""
+    if not notify_settings.channels:
+        return
+    try:
+        if not state.enabled:
+            await _post_run_failure(reason, notify_settings)
+            return
+        async with TableStateStore.open(state, credential) as store:
+            try:
+                previous = await store.run_failure()
+            except StateUnavailable as error:
+                log.error("%s; announcing the run failure anyway", error)
+                await _post_run_failure(reason, notify_settings)
+                return
+            if previous is not None and now - previous.last_notified < state.remind_after:
+                log.info("run failure already announced at %s; not repeating", previous.last_notified.isoformat())
+                return
+            if await _post_run_failure(reason, notify_settings):
+                await store.record_run_failure(now, previous)
+    except Exception:  # the run's own failure is what gets raised, not this
+        log.exception("could not announce the run failure")
+
+
+async def _post_run_failure(reason: str, notify_settings: NotifySettings) -> bool:
+    results = await asyncio.to_thread(deliver_run_failure, reason, notify_settings)
+    return bool(results) and all(result.ok for result in results)
+
+
+async def _announce_run_failure_with_partial_settings(environ: Mapping[str, str], reason: str, now: datetime) -> None:
+    """With the settings invalid, still reach the channels if their own settings (and the state's) are sound."""
+    problems: list[str] = []
+    cloud = find_cloud(environ.get("AZURE_CLOUD", "").strip() or "AzureCloud") or CLOUDS["azurecloud"]
+    notify_settings = load_notify_settings(environ, cloud, problems)
+    state = load_state_settings(environ, problems)
+    if problems:
+        log.error("cannot announce the run failure: the chat or state settings are invalid too")
+        return
+    credential = DefaultAzureCredential(authority=cloud.authority_host) if state.table_endpoint else None
+    try:
+        await _announce_run_failure(reason, notify_settings, state, credential, now)
+    finally:
+        if credential is not None:
+            await credential.close()
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, MonitorError):
+        return str(error)
+    # SDK messages can span many lines of response body; the first says what happened.
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+
+
+def _count_report(summary: dict[str, object], report: Report) -> None:
+    summary["scope"] = list(report.scope)
+    summary["subscriptions"] = report.summary
+    summary["exitCode"] = exit_code(report)
+    for name in ("arm_calls", "arm_requests"):
+        value = getattr(report, name, None)
+        if value is not None:
+            summary["armCalls"] = value
+            break
+
+
+def _log_summary(summary: dict[str, object], started: float, *, outcome: str, reason: str | None = None) -> None:
+    summary["outcome"] = outcome
+    if reason is not None:
+        summary["reason"] = reason
+    summary["durationSeconds"] = round(time.monotonic() - started, 3)
+    # One line of JSON: Application Insights keeps it as one trace that a query can parse_json().
+    line = json.dumps(summary, separators=(",", ":"), default=str)
+    (log.error if outcome == "failed" else log.info)("run summary %s", line)
