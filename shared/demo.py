@@ -15,6 +15,7 @@ from .checker import exit_code
 from .cli import check_and_print
 from .config import Settings, load_settings
 from .models import Report
+from .notify.demo import show_chat_alerts
 
 # Only the managed identity (pointed at the emulator) may answer, so a developer's
 # own Azure login or service-principal variables never leak into the demo.
@@ -36,6 +37,7 @@ async def _check(settings: Settings, output_format: str) -> Report | None:
 def run_demo(output_format: str) -> int:
     try:
         from emulator import SAMPLE_SCENARIO, EmulatorServer, Tenant
+        from emulator.webhooks import WebhookReceivers
     except ImportError as error:
         print(
             f"error: the demo needs the emulator package and its dependencies ({error}); run it from the "
@@ -43,13 +45,19 @@ def run_demo(output_format: str) -> int:
             file=sys.stderr,
         )
         return 2
-    with EmulatorServer(Tenant.from_file(SAMPLE_SCENARIO)) as emulator:
-        environment = emulator.environment()
+    with (
+        EmulatorServer(Tenant.from_file(SAMPLE_SCENARIO)) as emulator,
+        # The receivers share the emulator's CA, so REQUESTS_CA_BUNDLE trusts both.
+        WebhookReceivers(emulator.certificates) as webhooks,
+    ):
+        environment = {**emulator.environment(), **webhooks.environment()}
         # DefaultAzureCredential reads IDENTITY_*, the clients REQUESTS_CA_BUNDLE, from the process environment.
         os.environ.update(environment)
         settings = load_settings(environment)
         print(f"Emulated tenant at {emulator.arm_endpoint} (sample scenario)\n", file=sys.stderr)
         report = asyncio.run(_check(settings, output_format))
+        if report is not None:
+            show_chat_alerts(report, settings.notify, webhooks)
     if report is None:
         return 2
     print(f"\n`check` would exit with {exit_code(report)} for this tenant.", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Python wrappers around the Node and Chromium tools the notification tests use."""
