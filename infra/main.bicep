@@ -1,0 +1,252 @@
+// Defender Contact Monitor: everything but the management-group role, in one resource group.
+// `azd up` deploys this file, then the postprovision hook (infra/hooks/postprovision.sh) deploys
+// infra/mg-role.bicep at management-group scope, which a subscription deployment cannot reach.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; with the subscription and location it seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource; it must offer Flex Consumption.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create; empty means rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Management groups to check (comma separated ids); empty means the tenant root group, whose id is the tenant id. The identity gets Security Reader on each.')
+param managementGroupIds string = ''
+
+@description('Address that receives the alert when the scheduled check fails or does not run.')
+param alertEmail string
+
+@secure()
+@description('Teams Workflows webhook URL; stored in Key Vault only. Empty means no Teams messages.')
+param teamsWebhookUrl string = ''
+
+@secure()
+@description('Slack incoming webhook URL; stored in Key Vault only. Empty means no Slack messages.')
+param slackWebhookUrl string = ''
+
+@description('NCRONTAB schedule of the timer check (six fields, UTC unless WEBSITE_TIME_ZONE is set).')
+param checkSchedule string = '0 0 7 * * *'
+
+@minValue(1)
+@maxValue(48)
+@description('The "did not run" alert fires when no timer run was logged for this many hours: one schedule period plus slack.')
+param missedRunAlertHours int = 26
+
+@description('Name of the timer function in function_app.py; the alert looks for its runs.')
+param timerFunctionName string = 'scheduled_check'
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory of each Flex Consumption instance.')
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+@description('Most Flex Consumption instances the app may scale out to (a daily check needs one).')
+param maximumInstanceCount int = 40
+
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+@description('Whether the function app (and so the on-demand HTTP check) is reachable from the internet. The timer runs either way.')
+param publicNetworkAccess string = 'Enabled'
+
+@minValue(30)
+@maxValue(730)
+@description('Days Log Analytics keeps the monitor\'s logs.')
+param logRetentionDays int = 30
+
+@minValue(7)
+@maxValue(90)
+@description('Days a deleted Key Vault stays recoverable (purge protection keeps it that long).')
+param keyVaultSoftDeleteDays int = 90
+
+// Monitor settings. Each is passed through as the app setting of the same name; an empty value
+// means "the monitor's own default" (README, Settings), so the defaults live in one place: shared/config.py.
+param includeSubscriptionIds string = ''
+param excludeSubscriptionIds string = ''
+param requireContactEmail string = ''
+param requireAlertNotifications string = ''
+param minAlertSeverity string = ''
+param requireOwnerNotifications string = ''
+param requireAttackPathNotifications string = ''
+param minAttackPathRisk string = ''
+param allowedEmailDomains string = ''
+param checkConcurrency string = ''
+param runTimeoutSeconds string = ''
+param contactsApiVersion string = ''
+param notifyAllowedHosts string = ''
+param notifyOn string = ''
+param notifyMaxMessages string = ''
+param notifyAlways string = ''
+param remindAfterHours string = ''
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = 'func-dcm-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+var stateTableName = 'alertstate'
+var teamsSecretName = 'teams-webhook-url'
+var slackSecretName = 'slack-webhook-url'
+// The monitor and the postprovision hook both skip empty entries, so "a,,b" or a trailing comma is harmless.
+var requestedGroupIds = replace(replace(trim(managementGroupIds), ' ', ''), ';', ',')
+var scopeManagementGroupIds = empty(requestedGroupIds) ? [tenant().tenantId] : split(requestedGroupIds, ',')
+
+// App settings the monitor reads that this template leaves unset on purpose, and why.
+// tests/test_infra.py holds these and the settings below to shared.config.APP_SETTINGS.
+#disable-next-line no-unused-vars
+var settingsLeftToDefault = {
+  ARM_ENDPOINT: 'the cloud\'s own ARM endpoint follows from AZURE_CLOUD; an override is for proxies and the emulator'
+  STATE_CONNECTION_STRING: 'the managed identity reaches the alert-state table through STATE_TABLE_ENDPOINT; no keys in Azure'
+}
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'core/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-dcm-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'core/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'stdcm${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    stateTableName: stateTableName
+    principalId: identity.outputs.principalId
+  }
+}
+
+module keyVault 'core/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: 'kv-dcm-${resourceToken}'
+    location: location
+    tags: tags
+    softDeleteRetentionInDays: keyVaultSoftDeleteDays
+    principalId: identity.outputs.principalId
+    teamsSecretName: teamsSecretName
+    teamsWebhookUrl: teamsWebhookUrl
+    slackSecretName: slackSecretName
+    slackWebhookUrl: slackWebhookUrl
+  }
+}
+
+module monitoring 'core/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-dcm-${resourceToken}'
+    applicationInsightsName: 'appi-dcm-${resourceToken}'
+    location: location
+    tags: tags
+    retentionInDays: logRetentionDays
+    principalId: identity.outputs.principalId
+  }
+}
+
+// Key Vault references by unversioned secret URI: a rotated secret reaches the app without a redeploy.
+var teamsReference = '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/${teamsSecretName}/)'
+var slackReference = '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/${slackSecretName}/)'
+
+// Every setting shared/config.py reads, under its own name (see settingsLeftToDefault for the rest).
+var monitorSettings = {
+  MANAGEMENT_GROUP_IDS: join(scopeManagementGroupIds, ',')
+  INCLUDE_SUBSCRIPTION_IDS: includeSubscriptionIds
+  EXCLUDE_SUBSCRIPTION_IDS: excludeSubscriptionIds
+  REQUIRE_CONTACT_EMAIL: requireContactEmail
+  REQUIRE_ALERT_NOTIFICATIONS: requireAlertNotifications
+  MIN_ALERT_SEVERITY: minAlertSeverity
+  REQUIRE_OWNER_NOTIFICATIONS: requireOwnerNotifications
+  REQUIRE_ATTACK_PATH_NOTIFICATIONS: requireAttackPathNotifications
+  MIN_ATTACK_PATH_RISK: minAttackPathRisk
+  ALLOWED_EMAIL_DOMAINS: allowedEmailDomains
+  CHECK_CONCURRENCY: checkConcurrency
+  RUN_TIMEOUT_SECONDS: runTimeoutSeconds
+  AZURE_CLOUD: environment().name
+  CONTACTS_API_VERSION: contactsApiVersion
+  CHECK_SCHEDULE: checkSchedule
+  TEAMS_WEBHOOK_URL: empty(teamsWebhookUrl) ? '' : teamsReference
+  SLACK_WEBHOOK_URL: empty(slackWebhookUrl) ? '' : slackReference
+  NOTIFY_ALLOWED_HOSTS: notifyAllowedHosts
+  NOTIFY_ON: notifyOn
+  NOTIFY_MAX_MESSAGES: notifyMaxMessages
+  NOTIFY_ALWAYS: notifyAlways
+  REMIND_AFTER_HOURS: remindAfterHours
+  STATE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
+  STATE_TABLE_NAME: stateTableName
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: 'plan-dcm-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    publicNetworkAccess: publicNetworkAccess
+    monitorSettings: monitorSettings
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    actionGroupName: 'ag-dcm-${resourceToken}'
+    alertRuleName: 'alert-dcm-timer-${resourceToken}'
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    timerFunctionName: timerFunctionName
+    missedRunAlertHours: missedRunAlertHours
+  }
+}
+
+// Read by azd (and so by the hooks as environment variables). No secret among them.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output MONITOR_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output SCOPE_MANAGEMENT_GROUP_IDS string = join(scopeManagementGroupIds, ',')
