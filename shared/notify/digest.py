@@ -199,29 +199,35 @@ def overflow_lines(entries: Sequence[Entry]) -> tuple[str, ...]:
 def paginate(entries: Sequence[Entry], fits: Callable[[Page], bool], max_pages: int) -> list[Page]:
     """Fill at most `max_pages` pages in order; the last page summarises whatever did not fit.
 
-    `fits` renders a candidate page and says whether it is within the channel's limits. Pages are
-    grown one entry at a time, so the split depends only on the entries and the limits.
+    `fits` renders a candidate page and says whether it is within the channel's limits. Each page
+    takes the longest run of the remaining entries that fits (found by doubling, then bisecting,
+    as a page only grows with more entries), so the split depends only on the entries and limits.
     """
     pages: list[Page] = []
     start = 0
     while True:
         number = len(pages) + 1
         last = number == max_pages
+        available = len(entries) - start
 
         def page(count: int, number: int = number, start: int = start, last: bool = last) -> Page:
             rest = entries[start + count :]
             continues = 0 < start < len(entries) and entries[start - 1].section is entries[start].section
             return Page(number, tuple(entries[start : start + count]), overflow_lines(rest) if last else (), continues)
 
-        count = 0
-        while start + count < len(entries) and fits(page(count + 1)):
-            count += 1
-        if count == 0 and start < len(entries) and not last:
+        fitting, trying = 0, 1
+        while trying <= available and fits(page(trying)):
+            fitting, trying = trying, trying * 2
+        too_many = min(trying, available + 1)
+        while too_many - fitting > 1:
+            middle = (fitting + too_many) // 2
+            if fits(page(middle)):
+                fitting = middle
+            else:
+                too_many = middle
+        if fitting == 0 and available and not last:
             raise ValueError("one alert entry does not fit an empty message; the entry limits are too large")
-        remaining = len(entries) - start - count
-        if remaining and not last:
-            pages.append(page(count))
-            start += count
-            continue
-        pages.append(page(count))
-        return pages
+        pages.append(page(fitting))
+        start += fitting
+        if start >= len(entries) or last:
+            return pages

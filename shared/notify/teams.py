@@ -111,7 +111,8 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
             }
         )
         body.extend(
-            _rich([_run(fix.label, weight="Bolder", font_type="Monospace"), _run(": " + fix.text)]) for fix in fixes
+            _rich([_run(fix.label, weight="Bolder", font_type="Monospace"), _run(": " + fix.text)], spacing="Small")
+            for fix in fixes
         )
     if page.overflow:
         body.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -14,6 +15,8 @@ _KEEP_FORMAT = {"\u200c", "\u200d"}
 
 
 def one_line(text: str) -> str:
+    if text.isprintable():  # no control, format or separator characters besides the space: the common case
+        return " ".join(text.split()) if "  " in text else text.strip()
     kept = []
     for ch in text:
         category = unicodedata.category(ch)
@@ -24,9 +27,11 @@ def one_line(text: str) -> str:
     return _BREAKS.sub(" ", "".join(kept)).strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def clip(text: str, limit: int) -> str:
     """`text` on one line, cut to at most `limit` characters (an ellipsis marks the cut)."""
-    line = one_line(text)
+    # Cleaning only removes characters, so a generous prefix is all that needs cleaning.
+    line = one_line(text[: limit * 4 + 64])
     if len(line) <= limit:
         return line
     return line[: max(limit - 1, 0)].rstrip() + ELLIPSIS

@@ -107,13 +107,12 @@ def render_card(card: dict[str, Any], name: str, width: int = 900, height: int =
             "--allow-file-access-from-files",
             f"--user-data-dir={profile}",
         ]
+        # One launch does both: the DOM on stdout, the PNG to the artifact path.
         dom = subprocess.run(  # noqa: S603 - fixed arguments
-            [*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False
-        ).stdout
-        subprocess.run(  # noqa: S603 - fixed arguments
-            [*common, f"--screenshot={png}", f"--window-size={width},{height}", page.as_uri()],
+            [*common, "--dump-dom", f"--screenshot={png}", f"--window-size={width},{height}", page.as_uri()],
             capture_output=True,
+            text=True,
             timeout=120,
             check=False,
-        )
+        ).stdout
     return dom, png
