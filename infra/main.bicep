@@ -101,7 +101,7 @@ var tags = {
 }
 var functionAppName = 'func-dcm-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
-var stateTableName = 'alertstate'
+var stateTableName = 'contactmonitorstate'
 var teamsSecretName = 'teams-webhook-url'
 var slackSecretName = 'slack-webhook-url'
 // The monitor and the postprovision hook both skip empty entries, so "a,,b" or a trailing comma is harmless.

@@ -1,0 +1,580 @@
+"""infra/ and azure.yaml: the Bicep parses, passes checkov, and deploys what the monitor needs, no more.
+
+No Bicep CLI is installable here, so the templates are parsed by tree-sitter-bicep (syntax gate) and
+pycep-parser (structure, the parser checkov uses) in .tools/bicep-venv (.ci/tools/40-bicep-tools.sh),
+through tests/infra_parse.py. Identifiers and string literals both come out of pycep as plain strings;
+the assertions below read them as the template text reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.config import APP_SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra"
+TOOLS_VENV = ROOT / ".tools" / "bicep-venv"
+TOOLS_PYTHON = TOOLS_VENV / "bin" / "python"
+CHECKOV = TOOLS_VENV / "bin" / "checkov"
+
+ROLE_IDS = {
+    "Security Reader": "39bc4728-0917-49c7-9d2c-d95423bc2eb4",
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+}
+# Settings the template may set although shared/config.py does not read them: the Functions host's and
+# the Azure SDKs' own (identity-based storage, Application Insights, DefaultAzureCredential's client id).
+PLATFORM_SETTING = re.compile(r"^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_)|^AZURE_CLIENT_ID$")
+# Flex Consumption rejects these: the runtime and the package come from functionAppConfig.
+FLEX_REJECTED_SETTINGS = (
+    "FUNCTIONS_WORKER_RUNTIME",
+    "FUNCTIONS_EXTENSION_VERSION",
+    "WEBSITE_RUN_FROM_PACKAGE",
+    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+    "AzureWebJobsStorage",
+)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _require_tools() -> None:
+    if TOOLS_PYTHON.exists() and CHECKOV.exists():
+        return
+    message = f"Bicep tools missing in {TOOLS_VENV}: run .ci/tools/40-bicep-tools.sh (make test does)"
+    if _in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _run_parse(root: Path, *yaml_files: Path) -> dict[str, Any]:
+    completed = subprocess.run(  # noqa: S603 - fixed argv, our own helper
+        [str(TOOLS_PYTHON), str(ROOT / "tests" / "infra_parse.py"), str(root), *map(str, yaml_files)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(completed.stdout)
+
+
+@dataclass(frozen=True)
+class Tools:
+    parsed: dict[str, Any]
+    checkov: dict[str, Any]
+
+    def template(self, name: str) -> dict[str, Any]:
+        return self.parsed["bicep"][name]["template"]
+
+
+@pytest.fixture(scope="module")
+def tools() -> Iterator[Tools]:
+    _require_tools()
+    # checkov (a few seconds) runs while the parse helper does; BC_SKIP_MAPPING and --skip-download
+    # keep it from calling out to its vendor's API.
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
+    command = [str(CHECKOV), "--framework", "bicep", "-d", str(INFRA), "-o", "json", "--compact", "--skip-download"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as checkov:  # noqa: S603
+        parsed = _run_parse(INFRA, ROOT / "azure.yaml")
+        out, err = checkov.communicate(timeout=300)
+    report = json.loads(out) if out.strip() else {}
+    if isinstance(report, list):  # one entry per framework when several ran
+        report = next(entry for entry in report if entry.get("check_type") == "bicep")
+    assert report, f"checkov printed no report (exit {checkov.returncode}): {err[-2000:]}"
+    yield Tools(parsed=parsed, checkov=report)
+
+
+# --- reading pycep's structure ---------------------------------------------------------------------
+
+
+def config(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's body; a conditional resource (`= if (...) {`) nests it one level deeper."""
+    body = resource["config"]
+    return body["config"] if "condition" in body and "config" in body else body
+
+
+def identifiers(expression: Any) -> set[str]:
+    """Every name an expression mentions: bare identifiers and those inside '${...}' interpolations."""
+    names: set[str] = set()
+    if isinstance(expression, dict):
+        for value in expression.values():
+            names |= identifiers(value)
+    elif isinstance(expression, list):
+        for value in expression:
+            names |= identifiers(value)
+    elif isinstance(expression, str):
+        names.add(expression)
+        for inner in re.findall(r"\$\{([^}]*)\}", expression):
+            names |= set(re.findall(r"[A-Za-z_]\w*", inner))
+    return names
+
+
+def dotted(expression: Any) -> str:
+    """A property access chain as the template writes it: 'storage.properties.primaryEndpoints.blob'."""
+    if isinstance(expression, dict) and expression.get("operator", {}).get("type") == "property_accessor":
+        operands = expression["operator"]["operands"]
+        return f"{dotted(operands['operand_1'])}.{dotted(operands['operand_2'])}"
+    return expression if isinstance(expression, str) else json.dumps(expression)
+
+
+def variable(template: dict[str, Any], name: str) -> Any:
+    return template["variables"][name]["value"]
+
+
+def resources_of_type(tools: Tools, resource_type: str) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for file, parsed in tools.parsed["bicep"].items():
+        for name, resource in (parsed["template"] or {}).get("resources", {}).items():
+            if resource["type"] == resource_type and not resource["existing"]:
+                found.append((file, name, resource))
+    return found
+
+
+def app_settings(tools: Tools) -> dict[str, Any]:
+    main = tools.template("main.bicep")
+    api = tools.template("app/api.bicep")
+    return {**variable(main, "monitorSettings"), **variable(api, "platformSettings")}
+
+
+# --- the tools' verdicts ---------------------------------------------------------------------------
+
+
+def test_every_bicep_file_passes_the_tree_sitter_syntax_gate(tools: Tools) -> None:
+    files = tools.parsed["bicep"]
+    assert set(files) >= {"main.bicep", "mg-role.bicep", "app/api.bicep", "core/storage.bicep"}
+    assert {name: entry["syntax_errors"] for name, entry in files.items() if entry["syntax_errors"]} == {}
+
+
+def test_every_bicep_file_parses_into_the_structure_checkov_reads(tools: Tools) -> None:
+    files = tools.parsed["bicep"]
+    assert {name: entry["structure_error"] for name, entry in files.items() if entry["structure_error"]} == {}
+
+
+def test_the_parser_drops_no_resource_the_text_declares(tools: Tools) -> None:
+    # pycep has silently dropped nested child resources before; every test below would then pass vacuously.
+    for name, entry in tools.parsed["bicep"].items():
+        declared = re.findall(r"^\s*resource\s+(\w+)\s+'", (INFRA / name).read_text(), flags=re.MULTILINE)
+        assert sorted(declared) == sorted(entry["template"].get("resources", {})), name
+
+
+def test_the_syntax_gate_reports_a_broken_template(tmp_path: Path) -> None:
+    _require_tools()
+    (tmp_path / "broken.bicep").write_text("param name string =\nresource site 'Microsoft.Web/sites@2024-04-01' = {\n")
+    verdict = _run_parse(tmp_path)["bicep"]["broken.bicep"]
+    assert verdict["syntax_errors"]
+    assert verdict["structure_error"]
+
+
+def test_checkov_parses_every_template_and_no_check_fails(tools: Tools) -> None:
+    summary = tools.checkov["summary"]
+    # checkov exits 0 on a syntax error, so its own count is what tells.
+    assert summary["parsing_errors"] == 0, tools.checkov["results"].get("parsing_errors")
+    assert summary["resource_count"] > 0
+    failed = [
+        f"{check['check_id']} {check['resource']} ({check['file_path']}): {check['check_name']}"
+        for check in tools.checkov["results"]["failed_checks"]
+    ]
+    assert failed == []
+
+
+def test_every_skipped_checkov_check_says_why_in_the_template(tools: Tools) -> None:
+    skipped = tools.checkov["results"].get("skipped_checks", [])
+    unexplained = [
+        f"{check['check_id']} {check['resource']}"
+        for check in skipped
+        if len(check["check_result"].get("suppress_comment", "").strip()) < 15
+        or check["check_result"]["suppress_comment"] == "No comment provided"
+    ]
+    assert unexplained == []
+
+
+# --- app settings --------------------------------------------------------------------------------
+
+
+def test_every_setting_the_monitor_reads_is_set_or_left_to_its_default_on_purpose(tools: Tools) -> None:
+    main = tools.template("main.bicep")
+    set_by_template = set(app_settings(tools))
+    left_to_default = variable(main, "settingsLeftToDefault")
+    assert not set_by_template & set(left_to_default)
+    assert [name for name in APP_SETTINGS if name not in set_by_template | set(left_to_default)] == []
+    # Each deliberate omission carries its reason next to it.
+    assert all(len(reason) > 20 for reason in left_to_default.values())
+
+
+def test_every_app_setting_the_template_sets_is_read_by_the_monitor_or_the_platform(tools: Tools) -> None:
+    unknown = [name for name in app_settings(tools) if name not in APP_SETTINGS and not PLATFORM_SETTING.match(name)]
+    assert unknown == []
+
+
+def test_the_state_table_is_reached_by_identity_and_arm_by_the_clouds_own_endpoint(tools: Tools) -> None:
+    settings = app_settings(tools)
+    left_to_default = variable(tools.template("main.bicep"), "settingsLeftToDefault")
+    assert "STATE_CONNECTION_STRING" not in settings
+    assert "STATE_CONNECTION_STRING" in left_to_default
+    assert "ARM_ENDPOINT" not in settings
+    assert "ARM_ENDPOINT" in left_to_default
+    assert dotted(settings["STATE_TABLE_ENDPOINT"]) == "storage.outputs.tableEndpoint"
+    assert settings["AZURE_CLOUD"] == {"function": {"type": "environment", "property_name": "name"}}
+
+
+def test_the_site_gets_exactly_the_settings_the_tests_read(tools: Tools) -> None:
+    main = tools.template("main.bicep")
+    api = tools.template("app/api.bicep")
+    assert config(main["modules"]["api"])["params"]["monitorSettings"] == "monitorSettings"
+    site = config(api["resources"]["functionApp"])
+    loop = site["properties"]["siteConfig"]["appSettings"]["loop_type"]["detail"]["object_name"]
+    assert "union" in loop
+    assert re.findall(r"'arg_\d': '(\w+)'", loop) == ["monitorSettings", "platformSettings"]
+    assert [name for name in FLEX_REJECTED_SETTINGS if name in app_settings(tools)] == []
+
+
+def test_the_check_schedule_setting_feeds_the_timer_binding(tools: Tools) -> None:
+    main = tools.template("main.bicep")
+    assert app_settings(tools)["CHECK_SCHEDULE"] == "checkSchedule"
+    assert main["parameters"]["checkSchedule"]["default"] == "0 0 7 * * *"
+    function_app = ROOT / "function_app.py"
+    if function_app.exists():
+        assert 'schedule="%CHECK_SCHEDULE%"' in function_app.read_text()
+
+
+# --- identity wiring -----------------------------------------------------------------------------
+
+
+def test_the_storage_host_application_insights_and_arm_use_the_user_assigned_identity(tools: Tools) -> None:
+    settings = app_settings(tools)
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
+    for service in ("blob", "queue", "table"):
+        assert (
+            dotted(settings[f"AzureWebJobsStorage__{service}ServiceUri"])
+            == f"storage.properties.primaryEndpoints.{service}"
+        )
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
+    assert settings["AZURE_CLIENT_ID"] == "identityClientId"
+    main = config(tools.template("main.bicep")["modules"]["api"])["params"]
+    assert dotted(main["identityClientId"]) == "identity.outputs.clientId"
+    assert dotted(main["identityId"]) == "identity.outputs.id"
+
+
+def test_the_function_app_runs_on_flex_consumption_with_only_the_user_assigned_identity(tools: Tools) -> None:
+    api = tools.template("app/api.bicep")
+    plan = config(api["resources"]["plan"])
+    assert plan["sku"] == {"tier": "FlexConsumption", "name": "FC1"}
+    site = config(api["resources"]["functionApp"])
+    assert site["kind"] == "functionapp,linux"
+    assert site["identity"]["type"] == "UserAssigned"
+    assert site["properties"]["keyVaultReferenceIdentity"] == "identityId"
+    app_config = site["properties"]["functionAppConfig"]
+    storage = app_config["deployment"]["storage"]
+    assert storage["type"] == "blobContainer"
+    assert storage["authentication"] == {
+        "type": "UserAssignedIdentity",
+        "userAssignedIdentityResourceId": "identityId",
+    }
+    assert app_config["scaleAndConcurrency"] == {
+        "instanceMemoryMB": "instanceMemoryMB",
+        "maximumInstanceCount": "maximumInstanceCount",
+    }
+    main = tools.template("main.bicep")
+    assert {"instanceMemoryMB", "maximumInstanceCount"} <= set(main["parameters"])
+
+
+def test_the_function_app_runtime_is_the_python_version_ci_tests_with(tools: Tools) -> None:
+    api = tools.template("app/api.bicep")
+    runtime = config(api["resources"]["functionApp"])["properties"]["functionAppConfig"]["runtime"]
+    assert runtime["name"] == "python"
+    version = variable(api, runtime["version"])
+    # The oldest Python the project supports is the one CI runs and the one deployed.
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert version == "3.11"
+    assert requires == f">={version}"
+    if _in_ci():
+        assert version == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_the_function_app_is_hardened(tools: Tools) -> None:
+    api = tools.template("app/api.bicep")
+    properties = config(api["resources"]["functionApp"])["properties"]
+    assert properties["httpsOnly"] is True
+    assert properties["siteConfig"]["minTlsVersion"] == "1.2"
+    assert properties["siteConfig"]["ftpsState"] == "Disabled"
+    assert properties["publicNetworkAccess"] == "publicNetworkAccess"
+    policies = {config(api["resources"][name])["name"]: config(api["resources"][name]) for name in api["resources"]}
+    assert policies["ftp"]["properties"] == {"allow": False}
+    assert policies["scm"]["properties"] == {"allow": False}
+    main = tools.template("main.bicep")
+    access = main["parameters"]["publicNetworkAccess"]
+    assert {"type": "allowed", "argument": ["Enabled", "Disabled"]} in access["decorators"]
+
+
+# --- storage, Key Vault, monitoring --------------------------------------------------------------
+
+
+def test_storage_allows_no_shared_key_no_anonymous_blob_and_only_tls_1_2_over_https(tools: Tools) -> None:
+    storage = tools.template("core/storage.bicep")
+    properties = config(storage["resources"]["storage"])["properties"]
+    assert properties["allowSharedKeyAccess"] is False
+    assert properties["allowBlobPublicAccess"] is False
+    assert properties["minimumTlsVersion"] == "TLS1_2"
+    assert properties["supportsHttpsTrafficOnly"] is True
+    assert config(storage["resources"]["deploymentContainer"])["properties"]["publicAccess"] == "None"
+
+
+def test_key_vault_uses_rbac_purge_protection_and_soft_delete(tools: Tools) -> None:
+    vault = config(tools.template("core/keyvault.bicep")["resources"]["vault"])["properties"]
+    assert vault["enableRbacAuthorization"] is True
+    assert vault["enablePurgeProtection"] is True
+    assert vault["enableSoftDelete"] is True
+    assert "accessPolicies" not in vault
+
+
+def test_webhook_urls_are_secure_parameters_stored_only_as_key_vault_secrets(tools: Tools) -> None:
+    main = tools.template("main.bicep")
+    keyvault = tools.template("core/keyvault.bicep")
+    settings = app_settings(tools)
+    for parameter, setting, reference in (
+        ("teamsWebhookUrl", "TEAMS_WEBHOOK_URL", "teamsReference"),
+        ("slackWebhookUrl", "SLACK_WEBHOOK_URL", "slackReference"),
+    ):
+        declared = main["parameters"][parameter]
+        assert {"type": "secure"} in declared["decorators"]
+        assert declared["default"] == ""
+        assert {"type": "secure"} in keyvault["parameters"][parameter]["decorators"]
+        # The app setting is the Key Vault reference (or empty), never the URL itself.
+        operands = settings[setting]["operator"]["operands"]
+        assert (operands["true_value"], operands["false_value"]) == ("", reference)
+        assert variable(main, reference).startswith(
+            "@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/"
+        )
+        # Besides that emptiness test, the URL goes to the Key Vault module and nowhere else.
+        users = [name for name, module in main["modules"].items() if parameter in identifiers(config(module)["params"])]
+        assert users == ["keyVault"]
+        assert parameter not in identifiers({k: v for k, v in main["variables"].items() if k != "monitorSettings"})
+    secrets = [config(resource) for _, _, resource in resources_of_type(tools, "Microsoft.KeyVault/vaults/secrets")]
+    assert sorted(secret["properties"]["value"] for secret in secrets) == ["slackWebhookUrl", "teamsWebhookUrl"]
+    assert all(secret["properties"]["contentType"] for secret in secrets)
+
+
+def test_no_output_carries_a_secret(tools: Tools) -> None:
+    leaks = []
+    for file, entry in tools.parsed["bicep"].items():
+        template = entry["template"]
+        secure = {
+            name
+            for name, parameter in template.get("parameters", {}).items()
+            if {"type": "secure"} in parameter["decorators"]
+        }
+        for name, output in template.get("outputs", {}).items():
+            mentioned = identifiers(output["value"])
+            text = json.dumps(output["value"]).lower()
+            if (
+                mentioned & secure
+                or re.search(r"secret|password|webhook|connectionstring", name.lower())
+                or re.search(r"connectionstring|\"list\w*\"|listkeys|secreturi", text)
+            ):
+                leaks.append(f"{file}: output {name}")
+    assert leaks == []
+
+
+def test_application_insights_and_log_analytics_refuse_key_based_ingestion(tools: Tools) -> None:
+    monitoring = tools.template("core/monitoring.bicep")
+    assert config(monitoring["resources"]["appInsights"])["properties"]["DisableLocalAuth"] is True
+    assert config(monitoring["resources"]["workspace"])["properties"]["features"]["disableLocalAuth"] is True
+    assert dotted(config(monitoring["resources"]["appInsights"])["properties"]["WorkspaceResourceId"]) == "workspace.id"
+
+
+def test_an_alert_mails_the_operator_when_the_timer_fails_or_does_not_run(tools: Tools) -> None:
+    alerts = tools.template("app/alerts.bicep")
+    rule = config(alerts["resources"]["timerAlert"])
+    assert alerts["resources"]["timerAlert"]["type"] == "Microsoft.Insights/scheduledQueryRules"
+    assert rule["properties"]["scopes"] == ["applicationInsightsId"]
+    assert "actionGroup" in identifiers(rule["properties"]["actions"])
+    condition = rule["properties"]["criteria"]["allOf"][0]
+    assert (condition["operator"], condition["threshold"], condition["timeAggregation"]) == ("GreaterThan", 0, "Count")
+    query = variable(alerts, condition["query"])["function"]["parameters"]
+    assert "success == false" in query["format_string"]  # a failed run
+    assert "toscalar(runs | count) == 0" in query["format_string"]  # no run in the window
+    assert (query["arg_1"], query["arg_2"]) == ("timerFunctionName", "missedRunAlertHours")
+    receivers = config(alerts["resources"]["actionGroup"])["properties"]["emailReceivers"]
+    assert [receiver["emailAddress"] for receiver in receivers] == ["alertEmail"]
+    main = tools.template("main.bicep")
+    assert main["parameters"]["alertEmail"]["default"] is None  # azd asks for it
+    assert config(main["modules"]["alerts"])["params"]["alertEmail"] == "alertEmail"
+
+
+def test_the_alert_watches_the_timer_function_function_app_py_defines(tools: Tools) -> None:
+    function_app = ROOT / "function_app.py"
+    if not function_app.exists():
+        pytest.skip("function_app.py is not there yet")
+    timer = re.search(r"@app\.timer_trigger\([^)]*\)\s*\n\s*(?:async\s+)?def\s+(\w+)", function_app.read_text())
+    assert timer is not None
+    assert tools.template("main.bicep")["parameters"]["timerFunctionName"]["default"] == timer.group(1)
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["timerFunctionName"]["value"] == f"${{TIMER_FUNCTION_NAME={timer.group(1)}}}"
+
+
+# --- role assignments ----------------------------------------------------------------------------
+
+
+def test_each_role_is_assigned_once_by_built_in_id_on_the_narrowest_scope(tools: Tools) -> None:
+    expected = {
+        ("core/storage.bicep", ROLE_IDS["Storage Blob Data Owner"], "storage"),
+        ("core/storage.bicep", ROLE_IDS["Storage Queue Data Contributor"], "storage"),
+        ("core/storage.bicep", ROLE_IDS["Storage Table Data Contributor"], "storage"),
+        ("core/keyvault.bicep", ROLE_IDS["Key Vault Secrets User"], "vault"),
+        ("core/monitoring.bicep", ROLE_IDS["Monitoring Metrics Publisher"], "appInsights"),
+        ("mg-role.bicep", ROLE_IDS["Security Reader"], None),
+    }
+    found = set()
+    for file, _, resource in resources_of_type(tools, "Microsoft.Authorization/roleAssignments"):
+        body = config(resource)
+        template = tools.template(file)
+        role_variable = body["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+        role_id = variable(template, role_variable)
+        found.add((file, role_id, body.get("scope")))
+        assert body["properties"]["principalId"] == "principalId"
+        assert body["properties"]["principalType"] == "ServicePrincipal"
+        # guid(scope, principal, role): deterministic, so redeploying changes nothing.
+        name = body["name"]["function"]
+        assert name["type"] == "guid"
+        assert {"principalId", role_variable} <= identifiers(name["parameters"])
+    assert found == expected
+
+
+def test_security_reader_is_granted_at_management_group_scope(tools: Tools) -> None:
+    template = tools.template("mg-role.bicep")
+    assert template["globals"]["scope"]["value"] == "managementGroup"
+    assignment = config(template["resources"]["securityReaderAssignment"])
+    assert assignment["properties"]["roleDefinitionId"]["function"]["type"] == "tenant_resource_id"
+    assert "management_group" in json.dumps(assignment["name"])
+    # The groups default to the tenant root group, whose id is the tenant id.
+    main = tools.template("main.bicep")
+    assert main["parameters"]["managementGroupIds"]["default"] == ""
+    groups = variable(main, "scopeManagementGroupIds")["operator"]["operands"]
+    assert groups["condition"] == {"function": {"type": "empty", "parameters": {"item_to_test": "requestedGroupIds"}}}
+    assert groups["true_value"][0]["function"]["type"] == "tenant"
+    assert "tenantId" in groups["true_value"][0]["function"]["property_name"]
+    outputs = main["outputs"]
+    assert "scopeManagementGroupIds" in identifiers(outputs["SCOPE_MANAGEMENT_GROUP_IDS"]["value"])
+    assert app_settings(tools)["MANAGEMENT_GROUP_IDS"] == outputs["SCOPE_MANAGEMENT_GROUP_IDS"]["value"]
+    assert dotted(outputs["MONITOR_IDENTITY_PRINCIPAL_ID"]["value"]) == "identity.outputs.principalId"
+
+
+# --- azd -----------------------------------------------------------------------------------------
+
+
+def test_azure_yaml_follows_the_functions_quickstart_layout(tools: Tools) -> None:
+    azure_yaml = tools.parsed["yaml"][str(ROOT / "azure.yaml")]
+    assert azure_yaml["services"] == {"api": {"project": ".", "language": "python", "host": "function"}}
+    hooks = azure_yaml["hooks"]
+    assert hooks["postprovision"]["run"] == "./infra/hooks/postprovision.sh"
+    assert hooks["predown"]["run"] == "./infra/hooks/predown.sh"
+    for hook in hooks.values():
+        assert (ROOT / hook["run"]).exists()
+    # azd finds the app by this tag.
+    site = config(tools.template("app/api.bicep")["resources"]["functionApp"])
+    assert site["tags"]["function"]["parameters"]["arg_2"] == {"'azd-service-name'": "api"}
+
+
+def test_the_parameters_file_maps_every_parameter_azd_must_supply_and_no_other(tools: Tools) -> None:
+    declared = tools.template("main.bicep")["parameters"]
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert sorted(set(mapped) - set(declared)) == []
+    assert sorted(name for name in declared if name not in mapped) == []
+    for name, entry in mapped.items():
+        assert re.fullmatch(r"\$\{[A-Z][A-Z0-9_]*(=[^}]*)?\}", entry["value"]), name
+
+
+# --- hooks ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_az(tmp_path: Path) -> tuple[Path, Path]:
+    """An `az` on PATH that records each call; `role assignment list` answers with $FAKE_ASSIGNMENT_IDS."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "az.log"
+    az = bin_dir / "az"
+    az.write_text(
+        "#!/bin/sh\n"
+        'printf "%s\\n" "$*" >> "$AZ_LOG"\n'
+        'if [ "$1 $2 $3" = "role assignment list" ]; then printf "%s\\n" $FAKE_ASSIGNMENT_IDS; fi\n'
+    )
+    az.chmod(0o755)
+    return bin_dir, log
+
+
+def _run_hook(name: str, fake_az: tuple[Path, Path], **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    bin_dir, log = fake_az
+    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "AZ_LOG": str(log), **env}
+    completed = subprocess.run(  # noqa: S603 - our own hook script
+        ["/bin/sh", str(INFRA / "hooks" / name)], capture_output=True, text=True, env=environment, cwd="/", check=False
+    )
+    calls = log.read_text().splitlines() if log.exists() else []
+    return completed, calls
+
+
+def test_postprovision_deploys_the_security_reader_template_on_every_scope_group(fake_az: tuple[Path, Path]) -> None:
+    completed, calls = _run_hook(
+        "postprovision.sh",
+        fake_az,
+        MONITOR_IDENTITY_PRINCIPAL_ID="aaaaaaaa-0000-0000-0000-000000000001",
+        SCOPE_MANAGEMENT_GROUP_IDS="corp,online",
+        AZURE_LOCATION="swedencentral",
+        AZURE_ENV_NAME="prod",
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert calls == [
+        "deployment mg create --name dcm-security-reader-prod --management-group-id "
+        f"{group} --location swedencentral --template-file infra/mg-role.bicep "
+        "--parameters principalId=aaaaaaaa-0000-0000-0000-000000000001 --only-show-errors --output none"
+        for group in ("corp", "online")
+    ]
+
+
+def test_postprovision_stops_before_any_call_when_provision_outputs_are_missing(fake_az: tuple[Path, Path]) -> None:
+    completed, calls = _run_hook("postprovision.sh", fake_az, SCOPE_MANAGEMENT_GROUP_IDS="corp", AZURE_LOCATION="x")
+    assert completed.returncode != 0
+    assert "MONITOR_IDENTITY_PRINCIPAL_ID" in completed.stderr
+    assert calls == []
+
+
+def test_predown_removes_only_the_monitors_security_reader_assignments(fake_az: tuple[Path, Path]) -> None:
+    principal = "aaaaaaaa-0000-0000-0000-000000000001"
+    completed, calls = _run_hook(
+        "predown.sh",
+        fake_az,
+        MONITOR_IDENTITY_PRINCIPAL_ID=principal,
+        SCOPE_MANAGEMENT_GROUP_IDS="corp",
+        FAKE_ASSIGNMENT_IDS="/providers/Microsoft.Management/managementGroups/corp/providers/x/ra1",
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert calls == [
+        "role assignment list --scope /providers/Microsoft.Management/managementGroups/corp "
+        f"--role {ROLE_IDS['Security Reader']} --query [?principalId=='{principal}'].id "
+        "--only-show-errors --output tsv",
+        "role assignment delete --ids /providers/Microsoft.Management/managementGroups/corp/providers/x/ra1 "
+        "--only-show-errors",
+    ]
+
+
+def test_predown_is_a_no_op_for_an_environment_never_provisioned(fake_az: tuple[Path, Path]) -> None:
+    completed, calls = _run_hook("predown.sh", fake_az)
+    assert completed.returncode == 0
+    assert calls == []
