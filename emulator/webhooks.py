@@ -176,7 +176,13 @@ class WebhookReceivers:
             self.received.clear()
 
     def start(self) -> WebhookReceivers:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhooks", daemon=True)
+        self._thread = threading.Thread(
+            # A short poll keeps stop() quick; tests start a receiver each.
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="webhooks",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
