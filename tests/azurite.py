@@ -121,3 +121,10 @@ def unreachable_state_environment() -> dict[str, str]:
         f"TableEndpoint=http://127.0.0.1:{free_port()}/{ACCOUNT};"
     )
     return {"STATE_CONNECTION_STRING": connection_string, "STATE_TABLE_NAME": unique_table_name()}
+
+
+@pytest.fixture
+def private_azurite() -> Iterator[AzuriteTable]:
+    """An Azurite of the test's own, for tests that stop it."""
+    with AzuriteTable() as server:
+        yield server
