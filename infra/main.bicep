@@ -247,6 +247,7 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = 'https://${api.outputs.defaultHostName}'
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output MONITOR_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output SCOPE_MANAGEMENT_GROUP_IDS string = join(scopeManagementGroupIds, ',')
