@@ -1,0 +1,181 @@
+"""`check --notify`, `--notify-dry-run`, `--notify-always` and `notify-test` against a real check and real receivers."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator.webhooks import Reply, WebhookReceivers
+from shared.cli import main
+from shared.notify.preview import slack_text, teams_text
+from tests.conftest import TenantBuilder, good_contact
+from tests.js.adaptive_cards import card_problems
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def webhooks(emulator, monkeypatch):
+    # The receivers use the ARM emulator's CA, so the REQUESTS_CA_BUNDLE it set trusts both.
+    with WebhookReceivers(emulator.certificates) as receivers:
+        for name, value in receivers.environment().items():
+            monkeypatch.setenv(name, value)
+        yield receivers
+
+
+def failing_tenant() -> TenantBuilder:
+    builder = TenantBuilder()
+    builder.subscription(1, "corp", good_contact())
+    builder.subscription(2, "corp", None)
+    builder.subscription(3, "platform", good_contact(roles_enabled=False))
+    return builder
+
+
+def compliant_tenant() -> TenantBuilder:
+    builder = TenantBuilder()
+    builder.subscription(1, "corp", good_contact())
+    return builder
+
+
+def json_documents(text: str) -> list[object]:
+    decoder, documents, index = json.JSONDecoder(), [], 0
+    while index < len(text.strip()):
+        document, index = decoder.raw_decode(text, index)
+        documents.append(document)
+        while index < len(text) and text[index].isspace():
+            index += 1
+    return documents
+
+
+def received_text(webhooks, channel):
+    render = teams_text if channel == "teams" else slack_text
+    return "\n".join(line for message in webhooks.messages(channel) for line in render(message.payload))
+
+
+def test_check_notify_posts_a_real_runs_result_to_both_channels(use_tenant, webhooks, capsys):
+    use_tenant(failing_tenant())
+
+    code = main(["check", "--format", "json", "--notify"])
+
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    alerted = {s["displayName"] for s in report["subscriptions"] if s["status"] in ("fail", "error")}
+    assert code == 1
+    assert alerted == {"sub-2", "sub-3"}
+    assert "notify: teams (localhost): delivered 1 message(s), HTTP 202" in captured.err
+    assert "notify: slack (localhost): delivered 1 message(s), HTTP 200" in captured.err
+    for channel in ("teams", "slack"):
+        text = received_text(webhooks, channel)
+        assert all(name in text for name in alerted)
+        assert "sub-1 " not in text
+    assert all(r.problems == [] for r in webhooks.received)
+    cards = [m.payload["attachments"][0]["content"] for m in webhooks.messages("teams")]
+    assert card_problems(cards) == [[]]
+
+
+def test_an_undelivered_alert_exits_2_naming_the_channel_and_its_answer_but_not_the_url(use_tenant, webhooks, capsys):
+    use_tenant(failing_tenant())
+    webhooks.expect("slack", Reply(404, "channel_not_found"))
+
+    code = main(["check", "--notify"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error: notify: slack (localhost): NOT delivered" in err
+    assert "HTTP 404 channel_not_found" in err
+    assert "notify: teams (localhost): delivered" in err
+    assert webhooks.secret not in err
+
+
+def test_dry_run_prints_the_payloads_and_posts_nothing(use_tenant, webhooks, capsys):
+    use_tenant(failing_tenant())
+
+    code = main(["check", "--format", "json", "--notify-dry-run"])
+
+    report, payloads = json_documents(capsys.readouterr().out)
+    assert code == 1
+    assert report["summary"]["fail"] == 2
+    assert set(payloads) == {"teams", "slack"}
+    assert payloads["teams"][0]["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    assert "sub-2" in json.dumps(payloads["slack"])
+    assert webhooks.received == []
+
+
+def test_a_compliant_run_posts_nothing_unless_notify_always(use_tenant, webhooks, capsys):
+    use_tenant(compliant_tenant())
+
+    assert main(["check", "--notify"]) == 0
+    assert webhooks.received == []
+    assert "notify: teams (localhost): delivered 0 message(s), nothing to report" in capsys.readouterr().err
+
+    assert main(["check", "--notify", "--notify-always"]) == 0
+    assert "Every checked subscription passes." in received_text(webhooks, "teams")
+    assert "Every checked subscription passes." in received_text(webhooks, "slack")
+
+
+def test_a_run_that_fails_tells_the_channels_why(use_tenant, webhooks, capsys):
+    use_tenant(compliant_tenant())
+
+    code = main(["check", "--management-group", "no-such-group", "--notify"])
+
+    assert code == 2
+    for channel in ("teams", "slack"):
+        text = received_text(webhooks, channel)
+        assert "The contact monitor could not run:" in text
+        assert "no-such-group" in text
+
+
+def test_notify_without_a_configured_channel_exits_2(use_tenant, emulator, capsys):
+    use_tenant(failing_tenant())
+
+    assert main(["check", "--notify"]) == 2
+    assert "no chat channel is configured" in capsys.readouterr().err
+
+
+def test_notify_test_says_what_each_endpoint_answered(webhooks, capsys):
+    assert main(["notify-test"]) == 0
+    err = capsys.readouterr().err
+    assert "teams (localhost): delivered 1 message(s), HTTP 202" in err
+    assert "slack (localhost): delivered 1 message(s), HTTP 200" in err
+    assert "Test message" in received_text(webhooks, "slack")
+
+    webhooks.expect("slack", Reply(410, "channel_is_archived"))
+    assert main(["notify-test"]) == 2
+    assert "slack (localhost): NOT delivered (0 message(s) sent before the failure): HTTP 410 channel_is_archived" in (
+        capsys.readouterr().err
+    )
+
+
+def test_notify_test_reports_bad_settings_without_the_url(emulator, monkeypatch, capsys):
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.com/services/T/B/SECRETVALUE")
+
+    assert main(["notify-test"]) == 2
+    err = capsys.readouterr().err
+    assert "SLACK_WEBHOOK_URL points at host 'hooks.example.com'" in err
+    assert "SECRETVALUE" not in err
+
+
+def test_the_demo_shows_what_teams_and_slack_receive():
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+    for name in ("REQUESTS_CA_BUNDLE", "TEAMS_WEBHOOK_URL", "SLACK_WEBHOOK_URL", "NOTIFY_ALLOWED_HOSTS"):
+        environment.pop(name, None)
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "shared", "demo"],
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert "teams (localhost): delivered 1 message(s), HTTP 202" in finished.stderr
+    assert "slack (localhost): delivered 1 message(s), HTTP 200" in finished.stderr
+    assert "── Microsoft Teams (Adaptive Card): message 1 of 1" in finished.stderr
+    assert "── Slack (Block Kit): message 1 of 1" in finished.stderr
+    assert "corp-hr" in finished.stderr.split("── Slack")[1]
