@@ -53,9 +53,10 @@ param timerFunctionName string = 'scheduled_check'
 @description('Memory of each Flex Consumption instance.')
 param instanceMemoryMB int = 2048
 
-@minValue(1)
+// 40 is the lowest ceiling Flex Consumption has accepted since its launch; a daily check only ever uses one.
+@minValue(40)
 @maxValue(1000)
-@description('Most Flex Consumption instances the app may scale out to (a daily check needs one).')
+@description('Most Flex Consumption instances the app may scale out to.')
 param maximumInstanceCount int = 40
 
 @allowed([
