@@ -13,10 +13,11 @@ import requests
 
 from ..models import AlertBatch, AlertItem, AlertKind, Report
 from .base import DeliveryResult, Notifier, Payload
-from .delivery import DEFAULT_POLICY, DeliveryPolicy, host_of, post_all
+from .delivery import DEFAULT_POLICY, DeliveryPolicy, host_of
 from .settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
 from .slack import SlackNotifier
 from .teams import TeamsNotifier
+from .text import clip
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 CHANNELS = ("teams", "slack")
+NOTICE_LIMIT = 2000
 
 
 def notifiers(settings: NotifySettings, channels: tuple[str, ...] | None = None) -> dict[str, Notifier]:
@@ -43,9 +45,9 @@ def notifiers(settings: NotifySettings, channels: tuple[str, ...] | None = None)
     built: dict[str, Notifier] = {}
     for channel in chosen:
         if channel == "teams":
-            built[channel] = TeamsNotifier(settings.portal_url, settings.max_messages)
+            built[channel] = TeamsNotifier(settings.portal_url, settings.max_messages, settings.teams_webhook_url)
         elif channel == "slack":
-            built[channel] = SlackNotifier(settings.portal_url, settings.max_messages)
+            built[channel] = SlackNotifier(settings.portal_url, settings.max_messages, settings.slack_webhook_url)
     return built
 
 
@@ -81,8 +83,7 @@ def deliver_batch(
         ]
     with _session(session) as active:
         return [
-            _send(channel, notifier.render(batch), settings, active, policy)
-            for channel, notifier in notifiers(settings).items()
+            _render_and_send(notifier, batch, settings, active, policy) for notifier in notifiers(settings).values()
         ]
 
 
@@ -114,34 +115,26 @@ def _notice(
     session: requests.Session | None,
     policy: DeliveryPolicy,
 ) -> list[DeliveryResult]:
+    text = clip(text, NOTICE_LIMIT)
     with _session(session) as active:
         return [
-            _send(channel, [notifier.render_notice(title, text)], settings, active, policy)
-            for channel, notifier in notifiers(settings).items()
+            notifier.send([notifier.render_notice(title, text)], active, policy)
+            for notifier in notifiers(settings).values()
         ]
 
 
-def _send(
-    channel: str,
-    payloads: list[Payload],
+def _render_and_send(
+    notifier: Notifier,
+    batch: AlertBatch,
     settings: NotifySettings,
     session: requests.Session,
     policy: DeliveryPolicy,
 ) -> DeliveryResult:
-    if channel == "teams":
-        url = settings.teams_webhook_url or ""
-        # Workflows answer 202; the legacy Office 365 connector answered 200.
-        return post_all(channel, url, payloads, session, policy, lambda r: r.status_code in (200, 202))
-    url = settings.slack_webhook_url or ""
-    return post_all(
-        channel,
-        url,
-        payloads,
-        session,
-        policy,
-        lambda r: r.status_code == 200,
-        interval_seconds=policy.slack_interval_seconds,
-    )
+    try:
+        payloads = notifier.render(batch)
+    except ValueError as error:  # a limit the renderer could not meet: this channel only
+        return DeliveryResult(notifier.channel, _host(settings, notifier.channel), False, 0, f"not rendered: {error}")
+    return notifier.send(payloads, session, policy)
 
 
 def _host(settings: NotifySettings, channel: str) -> str:

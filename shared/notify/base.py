@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..models import AlertBatch
+
+if TYPE_CHECKING:
+    import requests
+
+    from .delivery import DeliveryPolicy
 
 Payload = dict[str, Any]
 
@@ -36,4 +41,8 @@ class Notifier(Protocol):
 
     def render_notice(self, title: str, text: str) -> Payload:
         """A one-off message (a test message, or "the monitor could not run")."""
+        ...
+
+    def send(self, payloads: list[Payload], session: requests.Session, policy: DeliveryPolicy) -> DeliveryResult:
+        """Post `payloads` in order to this channel's webhook; stops at the first that is not delivered."""
         ...
