@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 SUMMARY_EVENT = "contact-monitor-run"
 
 
+class DeliveryFailed(MonitorError):
+    """A chat channel did not confirm delivery; the alert state was left as it was."""
+
+
 @dataclass(frozen=True)
 class MonitorOutcome:
     """What one run produced; the HTTP check answers with `.report`."""
@@ -100,26 +104,55 @@ async def _monitored(
         _log_summary(summary, started, outcome="checked")
         return MonitorOutcome(report, None, summary=summary)
 
+    alerted = await _alert(settings, report, credential, clock())
+    decision, deliveries = alerted.decision, alerted.deliveries
+    summary.update(
+        state="on" if settings.state.enabled else "off",
+        alerts={kind.value: decision.count(kind) for kind in AlertKind},
+        channels={result.channel: "ok" if result.ok else "failed" for result in deliveries},
+        stateAdvanced=alerted.advanced,
+        stateConflicts=alerted.conflicts,
+    )
+    failure: MonitorError | None = alerted.state_error
+    if failure is None and deliveries and not alerted.confirmed:
+        refused = "; ".join(result.describe() for result in deliveries if not result.ok)
+        failure = DeliveryFailed(f"chat delivery failed, alert state unchanged (the next run posts again): {refused}")
+    if failure is not None:
+        _log_summary(summary, started, outcome="failed", reason=str(failure))
+        raise failure
+    _log_summary(summary, started, outcome="completed")
+    return MonitorOutcome(report, decision, deliveries, alerted.advanced, alerted.conflicts, summary)
+
+
+@dataclass(frozen=True)
+class _Alerted:
+    decision: Decision
+    deliveries: tuple[Any, ...]
+    confirmed: bool
+    advanced: bool
+    conflicts: int
+    state_error: StateUnavailable | None
+
+
+async def _alert(settings: Settings, report: Report, credential: AsyncTokenCredential, now: datetime) -> _Alerted:
+    """Decide against the stored state, deliver, and advance the state only if every channel confirmed."""
     state = settings.state
-    summary["state"] = "on" if state.enabled else "off"
     if not state.enabled:
         log.warning("alert state is off (no STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING): posting every problem")
     state_error: StateUnavailable | None = None
     advanced, conflicts = False, 0
     async with AsyncExitStack() as stack:
-        store = None
-        if state.enabled:
-            store = await stack.enter_async_context(TableStateStore.open(state, credential))
+        store = await stack.enter_async_context(TableStateStore.open(state, credential)) if state.enabled else None
         previous = {}
         if store is not None:
             try:
                 previous = await store.load()
             except StateUnavailable as error:
-                # Post as if stateless rather than stay silent; the run is still recorded as failed below.
+                # Post as if stateless rather than stay silent; the run is still recorded as failed.
                 state_error = error
                 log.error("%s; posting every problem this run", error)
-        decision = decide(previous, report, clock(), state.remind_after, settings.notify.notify_on)
-        deliveries = await _deliver(decision, settings.notify)
+        decision = decide(previous, report, now, state.remind_after, settings.notify.notify_on)
+        deliveries = tuple(await _deliver(decision, settings.notify))
         confirmed = bool(deliveries) and all(result.ok for result in deliveries)
         if store is not None and state_error is None:
             try:
@@ -129,27 +162,12 @@ async def _monitored(
                 await store.clear_run_failure()
             except StateUnavailable as error:
                 state_error = error
-
-    summary.update(
-        alerts={kind.value: decision.count(kind) for kind in AlertKind},
-        channels={result.channel: "ok" if result.ok else "failed" for result in deliveries},
-        stateAdvanced=advanced,
-        stateConflicts=conflicts,
-    )
-    if deliveries and not confirmed:
-        log.warning("a channel did not confirm delivery; alert state unchanged, the next run posts again")
-    if state_error is not None:
-        _log_summary(summary, started, outcome="failed", reason=str(state_error))
-        raise state_error
-    _log_summary(summary, started, outcome="completed")
-    return MonitorOutcome(report, decision, tuple(deliveries), advanced, conflicts, summary)
+    return _Alerted(decision, deliveries, confirmed, advanced, conflicts, state_error)
 
 
 async def _deliver(decision: Decision, notify_settings: NotifySettings) -> list[Any]:
     if not notify_settings.channels:
         log.warning("no chat channel configured (TEAMS_WEBHOOK_URL, SLACK_WEBHOOK_URL): nothing posted")
-        return []
-    if decision.batch.is_empty and not notify_settings.always:
         return []
     # Webhook delivery is blocking HTTP; keep the event loop free for anything else in flight.
     return await asyncio.to_thread(deliver_batch, decision.batch, notify_settings)
@@ -191,14 +209,15 @@ async def _post_run_failure(reason: str, notify_settings: NotifySettings) -> boo
 
 
 async def _announce_run_failure_with_partial_settings(environ: Mapping[str, str], reason: str, now: datetime) -> None:
-    """With the settings invalid, still reach the channels if their own settings (and the state's) are sound."""
-    problems: list[str] = []
+    """With the settings invalid, still reach the channels if their own settings are sound."""
+    notify_problems: list[str] = []
     cloud = find_cloud(environ.get("AZURE_CLOUD", "").strip() or "AzureCloud") or CLOUDS["azurecloud"]
-    notify_settings = load_notify_settings(environ, cloud, problems)
-    state = load_state_settings(environ, problems)
-    if problems:
-        log.error("cannot announce the run failure: the chat or state settings are invalid too")
+    notify_settings = load_notify_settings(environ, cloud, notify_problems)
+    if notify_problems:
+        log.error("cannot announce the run failure: the chat settings are invalid too")
         return
+    # Invalid state settings come back as usable defaults (at worst state off: posted without throttling).
+    state = load_state_settings(environ, [])
     credential = DefaultAzureCredential(authority=cloud.authority_host) if state.table_endpoint else None
     try:
         await _announce_run_failure(reason, notify_settings, state, credential, now)
@@ -219,11 +238,10 @@ def _count_report(summary: dict[str, object], report: Report) -> None:
     summary["scope"] = list(report.scope)
     summary["subscriptions"] = report.summary
     summary["exitCode"] = exit_code(report)
-    for name in ("arm_calls", "arm_requests"):
-        value = getattr(report, name, None)
-        if value is not None:
-            summary["armCalls"] = value
-            break
+    stats = getattr(report, "stats", None)
+    if stats is not None:
+        summary["armCalls"] = stats.arm_requests
+        summary["checkSeconds"] = round(stats.duration_seconds, 3)
 
 
 def _log_summary(summary: dict[str, object], started: float, *, outcome: str, reason: str | None = None) -> None:
