@@ -31,6 +31,7 @@ IDENTITY_API_VERSION = "2019-08-01"
 _GROUPS = re.compile(r"^/providers/Microsoft\.Management/managementGroups/?$", re.IGNORECASE)
 _GROUP = re.compile(r"^/providers/Microsoft\.Management/managementGroups/([^/]+)/?$", re.IGNORECASE)
 _SUBSCRIPTIONS = re.compile(r"^/subscriptions/?$", re.IGNORECASE)
+_REGISTER = re.compile(r"^/subscriptions/([^/]+)/providers/([^/]+)/register/?$", re.IGNORECASE)
 _CONTACTS = re.compile(
     r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/securityContacts(?:/([^/]+))?/?$", re.IGNORECASE
 )
@@ -43,6 +44,8 @@ class Stats:
         self.connections = 0
         # (monotonic seconds, route, target, status) for every ARM request.
         self.log: list[tuple[float, str, str, int]] = []
+        # (method, target) of every ARM request that is not a GET: a read-only client makes none.
+        self.writes: list[tuple[str, str]] = []
 
     def record(self, route: str, target: str, status: int) -> None:
         with self._lock:
@@ -53,16 +56,26 @@ class Stats:
         with self._lock:
             self.connections += 1
 
+    def wrote(self, method: str, target: str) -> None:
+        with self._lock:
+            self.writes.append((method, target))
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
             self.connections = 0
             self.log.clear()
+            self.writes.clear()
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             arm = sum(count for route, count in self.calls.items() if route != "token")
-            return {"armCalls": arm, "calls": dict(self.calls), "connections": self.connections}
+            return {
+                "armCalls": arm,
+                "calls": dict(self.calls),
+                "connections": self.connections,
+                "writes": [list(write) for write in self.writes],
+            }
 
 
 class _ArmHandler(BaseHTTPRequestHandler):
@@ -258,6 +271,8 @@ class EmulatorServer:
             return
         route = self._route_name(parts.path)
         target = handler.path
+        if method != "GET":
+            self.stats.wrote(method, target)
         # Recorded by _send_raw just before the answer leaves, so a client never sees
         # a response that the statistics do not yet include.
         handler.arm_request = (self.stats, route, target)  # type: ignore[attr-defined]
@@ -272,6 +287,8 @@ class EmulatorServer:
             return "subscriptions.list"
         if _CONTACTS.match(path):
             return "securityContacts"
+        if _REGISTER.match(path):
+            return "providers.register"
         return "unknown"
 
     def _answer_arm(
@@ -301,6 +318,9 @@ class EmulatorServer:
             code, message = fault_error(fault)
             headers = {"Retry-After": _retry_after(fault.retry_after)} if fault.retry_after is not None else {}
             return _arm_error(handler, fault.status, code, message, headers)
+        if route == "providers.register" and method == "POST":
+            # What azure-mgmt-core's auto-registration policy would send; answered so a test can see it was tried.
+            return _send_json(handler, 200, {"registrationState": "Registering"})
         if method != "GET":
             return _arm_error(handler, 405, "MethodNotAllowed", "The emulator only serves reads.")
         api_version = query.get("api-version", [""])[0]
@@ -340,7 +360,8 @@ class EmulatorServer:
         page = items[skip : skip + size]
         body: dict[str, Any] = {"value": page}
         if skip + size < len(items):
-            body[link_name] = f"{self.arm_endpoint}{path}?api-version={api_version}&$skiptoken={skip + size}"
+            host = f"https://{self.tenant.next_link_host}" if self.tenant.next_link_host else self.arm_endpoint
+            body[link_name] = f"{host}{path}?api-version={api_version}&$skiptoken={skip + size}"
         else:
             body[link_name] = None
         return _send_json(handler, 200, body)
@@ -386,6 +407,14 @@ class EmulatorServer:
             return _arm_error(
                 handler, 404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
             )
+        if not sub.security_provider_registered:
+            return _arm_error(
+                handler,
+                409,
+                "MissingSubscriptionRegistration",
+                "The subscription is not registered to use namespace 'Microsoft.Security'. "
+                "See https://aka.ms/rps-not-found for how to register subscriptions.",
+            )
         if sub.deny_contacts:
             return _arm_error(
                 handler,
@@ -399,7 +428,7 @@ class EmulatorServer:
             for item in items:
                 if item.get("name", "").lower() == name.lower():
                     return _send_json(handler, 200, item)
-            return _arm_error(handler, 404, "NotFound", f"Security contact '{name}' was not found.")
+            return _arm_error(handler, 404, "ResourceNotFound", f"Security contact '{name}' was not found.")
         return self._page(handler, items, skip, path, api_version, "nextLink")
 
     # -- admin -----------------------------------------------------------------

@@ -17,6 +17,11 @@ API_2017 = "2017-08-01-preview"
 API_2020 = "2020-01-01-preview"
 API_2023 = "2023-12-01-preview"
 CONTACT_API_VERSIONS = (API_2017, API_2020, API_2023)
+# How live ARM types a nested group in `$expand=children` (what `az account management-group show
+# --expand --recurse` prints), and how the azure-rest-api-specs example types it.
+LIVE_GROUP_CHILD_TYPE = "/providers/Microsoft.Management/managementGroups"
+SPEC_GROUP_CHILD_TYPE = "Microsoft.Management/managementGroups"
+CHILD_TYPE_STYLES = {"live": LIVE_GROUP_CHILD_TYPE, "spec": SPEC_GROUP_CHILD_TYPE}
 
 
 @dataclass
@@ -69,6 +74,12 @@ class EmulatedSubscription:
     deny_contacts: bool = False
     # Missing from GET /subscriptions, as when the caller has no role on it.
     unlisted: bool = False
+    # Listed by GET /subscriptions but absent from the management-group tree the caller reads.
+    hidden_from_tree: bool = False
+    # Microsoft.Security never registered: contact reads answer 409 MissingSubscriptionRegistration.
+    security_provider_registered: bool = True
+    # Another tenant's subscription delegated to this one (Azure Lighthouse); None means the home tenant.
+    home_tenant_id: str | None = None
 
 
 class Tenant:
@@ -80,6 +91,11 @@ class Tenant:
         self.unreadable_group_ids: set[str] = set()
         self.contact_api_versions: tuple[str, ...] = CONTACT_API_VERSIONS
         self.page_size = 100
+        self.group_child_type = LIVE_GROUP_CHILD_TYPE
+        # A child of this type is added under the root group, to see how a client copes with the unknown.
+        self.unknown_child_type: str | None = None
+        # When set, nextLinks point at this host instead of the emulator (a hostile or broken proxy).
+        self.next_link_host: str | None = None
 
     def add_group(self, group_id: str, display_name: str, parent_id: str | None = None) -> Group:
         parent = self._group(parent_id or self.root_id)
@@ -110,6 +126,7 @@ class Tenant:
     def from_json(cls, data: dict[str, Any]) -> Tenant:
         tenant = cls(data["tenantId"], data.get("rootDisplayName", "Tenant Root Group"))
         tenant.page_size = int(data.get("pageSize", tenant.page_size))
+        tenant.group_child_type = CHILD_TYPE_STYLES[data.get("childGroupTypes", "live")]
         if "contactsApiVersions" in data:
             tenant.contact_api_versions = tuple(data["contactsApiVersions"])
         for group in data.get("groups", []):
@@ -126,6 +143,9 @@ class Tenant:
                     raw_contacts=dict(sub.get("rawContacts", {})),
                     deny_contacts=bool(sub.get("denyContacts", False)),
                     unlisted=bool(sub.get("unlisted", False)),
+                    hidden_from_tree=bool(sub.get("hiddenFromTree", False)),
+                    security_provider_registered=bool(sub.get("securityProviderRegistered", True)),
+                    home_tenant_id=sub.get("homeTenantId"),
                 )
             )
         tenant.unreadable_group_ids = {g.lower() for g in data.get("unreadableGroups", [])}
@@ -220,7 +240,7 @@ class Tenant:
             grandchildren = self._children(child, recurse) if recurse else None
             children.append(
                 _child_info(
-                    "Microsoft.Management/managementGroups",
+                    self.group_child_type,
                     f"/providers/Microsoft.Management/managementGroups/{child.group_id}",
                     child.display_name,
                     grandchildren,
@@ -228,16 +248,20 @@ class Tenant:
             )
         for sub_id in group.subscription_ids:
             sub = self.subscriptions[sub_id]
+            if sub.hidden_from_tree or sub.home_tenant_id:
+                continue
             children.append(_child_info("/subscriptions", f"/subscriptions/{sub.subscription_id}", sub.display_name))
+        if self.unknown_child_type and group.group_id == self.root_id:
+            children.append(_child_info(self.unknown_child_type, "/providers/Contoso.Widgets/widgets/w1", "Widget"))
         return children
 
     def subscription_entry(self, sub: EmulatedSubscription) -> dict[str, Any]:
         return {
             "id": f"/subscriptions/{sub.subscription_id}",
             "authorizationSource": "RoleBased",
-            "managedByTenants": [],
+            "managedByTenants": [{"tenantId": self.tenant_id}] if sub.home_tenant_id else [],
             "subscriptionId": sub.subscription_id,
-            "tenantId": self.tenant_id,
+            "tenantId": sub.home_tenant_id or self.tenant_id,
             "displayName": sub.display_name,
             "state": sub.state,
             "subscriptionPolicies": {

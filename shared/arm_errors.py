@@ -1,8 +1,9 @@
-"""Turning ARM error responses into one readable line, without secrets."""
+"""Turning ARM error responses into one short readable line, without secrets or noise."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from azure.core.exceptions import (
@@ -17,10 +18,27 @@ from azure.core.exceptions import (
 # failures, and error responses the pipeline itself turns into exceptions.
 ARM_CALL_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError, ClientAuthenticationError)
 
+MAX_MESSAGE_LENGTH = 300
+
+# Identifiers that help support engineers but no reader of a report, and anything token-like.
+_NOISE = (
+    re.compile(
+        r"\s*[(\[]?\b(?:correlation|request|tracking|activity|client request)[ -]?id\b\s*[:=]?\s*"
+        r"'?[0-9a-f]{8}(?:-?[0-9a-f]{4}){3}-?[0-9a-f]{12}'?[)\]]?\.?",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\s*\btimestamp\s*:\s*\S+", re.IGNORECASE),
+)
+_SECRETS = (
+    (re.compile(r"\bbearer\s+\S+", re.IGNORECASE), "Bearer [redacted]"),
+    (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"), "[redacted token]"),
+    (re.compile(r"\b(sig|code|access_token|client_secret)=[^&\s'\"]+", re.IGNORECASE), r"\1=[redacted]"),
+)
+
 
 def describe_response(status: int, body: bytes | str | None) -> str:
     """'HTTP 403 AuthorizationFailed: <message>' from an ARM error body, however malformed."""
-    code, message = _error_fields(body)
+    code, message = error_fields(body)
     text = f"HTTP {status}"
     if code:
         text += f" {code}"
@@ -36,17 +54,18 @@ def describe_exception(error: Exception) -> str:
         response = error.response
         body = response.text() if response is not None else None
         return describe_response(error.status_code, body)
-    # Transport failures (DNS, TLS, timeouts) and credential failures carry no
-    # request secrets in their messages; the first line is the useful part.
+    # Transport failures (DNS, TLS, timeouts) and credential failures: the first line is the useful part.
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    first_line = clean_message(first_line)
     return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
 
 
 def error_code(body: bytes | str | None) -> str:
-    return _error_fields(body)[0]
+    return error_fields(body)[0]
 
 
-def _error_fields(body: bytes | str | None) -> tuple[str, str]:
+def error_fields(body: bytes | str | None) -> tuple[str, str]:
+    """(code, cleaned message) of an ARM error body; empty strings when it has none."""
     if not body:
         return "", ""
     try:
@@ -58,4 +77,19 @@ def _error_fields(body: bytes | str | None) -> tuple[str, str]:
         return "", ""
     code = error.get("code")
     message = error.get("message")
-    return (code if isinstance(code, str) else "", message.strip() if isinstance(message, str) else "")
+    return (
+        clean_message(code) if isinstance(code, str) else "",
+        clean_message(message) if isinstance(message, str) else "",
+    )
+
+
+def clean_message(text: str) -> str:
+    """ARM's text trimmed for a report: no request ids or timestamps, nothing token-like, bounded length."""
+    for pattern in _NOISE:
+        text = pattern.sub("", text)
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    text = " ".join(text.split())
+    if len(text) > MAX_MESSAGE_LENGTH:
+        text = text[: MAX_MESSAGE_LENGTH - 1].rstrip() + "…"
+    return text

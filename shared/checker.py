@@ -1,70 +1,105 @@
-"""One complete run: discover subscriptions, read contacts concurrently, apply rules, build a report."""
+"""One complete run: discover subscriptions, read contacts concurrently, apply rules, build a report.
+
+Every run is bounded in time: discovery and the checks share the run deadline
+(RUN_TIMEOUT_SECONDS), each subscription also has its own budget, and whatever is
+not finished in time is reported as `error` rather than left out or waited for.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
 
+from .arm_errors import clean_message
 from .azure_clients import AzureClients
 from .config import Settings
 from .contacts import ContactReader, ContactReadError
 from .errors import RunFailed
-from .hierarchy import discover
-from .models import Report, Status, Subscription, SubscriptionResult
+from .hierarchy import Discovery, discover
+from .models import Report, RunStats, Status, Subscription, SubscriptionResult
 from .rules import evaluate
 
 log = logging.getLogger(__name__)
 
 _INACTIVE_STATES = {"disabled", "deleted"}
+# No single subscription may hold a worker longer than this, whatever ARM's retries ask for.
+SUBSCRIPTION_BUDGET_SECONDS = 120.0
+NOT_CHECKED_BEFORE_DEADLINE = "not checked before the deadline"
 
 
 async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Report:
     """Raises RunFailed when no trustworthy report can be produced."""
+    started = time.monotonic()
+    deadline = asyncio.get_running_loop().time() + settings.run_timeout_seconds
     async with AzureClients.create(settings, credential) as clients:
-        discovery = await discover(clients.groups, settings.management_group_ids)
-        if not discovery.subscriptions:
+        try:
+            async with asyncio.timeout_at(deadline):
+                discovery = await discover(clients.groups, settings.management_group_ids, settings.arm_endpoint)
+        except TimeoutError as error:
+            raise RunFailed(
+                f"the run deadline ({settings.run_timeout_seconds} s, RUN_TIMEOUT_SECONDS) passed while "
+                "finding subscriptions"
+            ) from error
+        if not discovery.subscriptions and not discovery.outside_tree:
             # An empty report would read as "all clear"; it almost always means a wrong scope or missing role.
             raise RunFailed(
                 f"no subscriptions found under {', '.join(discovery.scope)}; check the scope and that the "
                 "identity has Security Reader there"
             )
-        planned, results = plan(discovery.subscriptions, settings)
+        planned, results = plan(discovery, settings)
         reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
         log.info(
-            "checking %d subscriptions under %s (%d skipped)",
+            "checking %d subscriptions under %s (%d decided without a read)",
             len(planned),
             ", ".join(discovery.scope),
             len(results),
         )
-        # The connection pool is sized to the concurrency too; the semaphore keeps
-        # requests from queueing inside aiohttp where timeouts would already be running.
-        limit = asyncio.Semaphore(settings.concurrency)
-
-        async def bounded(subscription: Subscription) -> SubscriptionResult:
-            async with limit:
-                return await check_subscription(subscription, reader, settings)
-
-        results.extend(await asyncio.gather(*(bounded(subscription) for subscription in planned)))
+        results.extend(await check_all(planned, reader, settings, deadline))
+        arm_requests = clients.requests.count
     ordered = sorted(results, key=lambda r: (r.subscription.display_name.lower(), r.subscription.subscription_id))
     return Report(
         scope=discovery.scope,
         results=tuple(ordered),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         contacts_api_versions=tuple(sorted(reader.api_versions_used)),
+        stats=RunStats(duration_seconds=time.monotonic() - started, arm_requests=arm_requests),
     )
 
 
-def plan(
-    subscriptions: tuple[Subscription, ...], settings: Settings
-) -> tuple[list[Subscription], list[SubscriptionResult]]:
+async def check_all(
+    subscriptions: list[Subscription], reader: ContactReader, settings: Settings, deadline: float
+) -> list[SubscriptionResult]:
+    # The connection pool is sized to the concurrency too; the semaphore keeps
+    # requests from queueing inside aiohttp where timeouts would already be running.
+    limit = asyncio.Semaphore(settings.concurrency)
+    budget = min(SUBSCRIPTION_BUDGET_SECONDS, float(settings.run_timeout_seconds))
+
+    async def bounded(subscription: Subscription) -> SubscriptionResult:
+        run_timeout = asyncio.timeout_at(deadline)
+        try:
+            async with run_timeout, limit, asyncio.timeout(budget):
+                return await check_subscription(subscription, reader, settings)
+        except TimeoutError:
+            if run_timeout.expired():
+                why = f"the run's {settings.run_timeout_seconds} s (RUN_TIMEOUT_SECONDS) ran out"
+            else:
+                why = f"no answer within the {budget:g} s allowed per subscription"
+            return SubscriptionResult(subscription, Status.ERROR, reason=f"{NOT_CHECKED_BEFORE_DEADLINE}: {why}")
+
+    return list(await asyncio.gather(*(bounded(subscription) for subscription in subscriptions)))
+
+
+def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], list[SubscriptionResult]]:
     """Split discovered subscriptions into those to check and results decided without a call."""
     to_check: list[Subscription] = []
     decided: list[SubscriptionResult] = []
     seen: set[str] = set()
-    for subscription in subscriptions:
+    outside = {s.subscription_id.lower() for s in discovery.outside_tree}
+    for subscription in (*discovery.subscriptions, *discovery.outside_tree):
         key = subscription.subscription_id.lower()
         seen.add(key)
         if settings.include_subscription_ids and key not in settings.include_subscription_ids:
@@ -74,6 +109,16 @@ def plan(
         elif subscription.state.lower() in _INACTIVE_STATES:
             decided.append(
                 SubscriptionResult(subscription, Status.SKIPPED, reason=f"subscription is {subscription.state}")
+            )
+        elif key in outside:
+            # Listed by ARM but absent from the tree the identity walked: never silently left out.
+            decided.append(
+                SubscriptionResult(
+                    subscription,
+                    Status.ERROR,
+                    reason="not found in the management-group tree: the identity can list this subscription but "
+                    "cannot see where it sits; grant it Security Reader on the tenant root group",
+                )
             )
         else:
             to_check.append(subscription)
@@ -99,16 +144,31 @@ async def check_subscription(
     except Exception as error:  # one subscription's surprise must not sink the run
         log.exception("unexpected failure checking %s", subscription.subscription_id)
         return SubscriptionResult(
-            subscription, Status.ERROR, reason=f"unexpected error: {type(error).__name__}: {error}"
+            subscription, Status.ERROR, reason=f"unexpected error: {type(error).__name__}: {clean_message(str(error))}"
         )
     findings = evaluate(contact, settings)
-    return SubscriptionResult(subscription, Status.FAIL if findings else Status.PASS, findings)
+    return SubscriptionResult(
+        subscription, Status.FAIL if findings else Status.PASS, findings, api_version=contact.api_version
+    )
 
 
 def exit_code(report: Report) -> int:
-    """0 when everything checked passed, 1 when something failed, 2 when something could not be checked."""
-    if report.count(Status.ERROR):
+    """0 all checked pass, 1 some fail, 2 something could not be checked or nothing was checked at all.
+
+    "0 = all clear" must mean that something was looked at, so a run that only skipped is 2.
+    """
+    if report.count(Status.ERROR) or not report.checked:
         return 2
     if report.count(Status.FAIL):
         return 1
     return 0
+
+
+def exit_reason(report: Report) -> str | None:
+    """Why a report exits 2, in one line; None otherwise."""
+    errors = report.count(Status.ERROR)
+    if errors:
+        return f"{errors} subscription(s) could not be checked"
+    if not report.checked:
+        return f"no subscription was checked: all {len(report.results)} were skipped or excluded"
+    return None

@@ -1,4 +1,4 @@
-"""Command line: `python -m shared check|demo`."""
+"""Command line: `python -m shared check|notify-test|demo`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from azure.core.credentials_async import AsyncTokenCredential
 
+from .arm_errors import clean_message
 from .azure_clients import build_credential
-from .checker import exit_code, run_check
-from .config import ConfigError, Settings, load_settings
-from .errors import RunFailed
+from .checker import exit_code, exit_reason, run_check
+from .config import Settings, load_settings
+from .errors import MonitorError
 from .models import Report
+from .notify.command import add_check_arguments, notify_after_check, run_notify_test, wants_notification
 from .report_format import to_json, to_table
 
 EXIT_RUN_FAILED = 2
@@ -28,29 +30,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(args.format)
+    if args.command == "notify-test":
+        return run_notify_test()
+    failures: list[str] = []
     try:
         settings = load_settings(os.environ).with_overrides(args.management_group, args.subscription)
-    except ConfigError as error:
+        report = asyncio.run(check_and_print(settings, args.format, on_failure=failures.append))
+    except MonitorError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    report = asyncio.run(check_and_print(settings, args.format))
+    except Exception as error:  # the exit-code contract holds for surprises too: a line, not a traceback
+        logging.getLogger(__name__).debug("run failed", exc_info=True)
+        print(
+            f"error: the run failed unexpectedly: {type(error).__name__}: {clean_message(str(error))}", file=sys.stderr
+        )
+        return EXIT_RUN_FAILED
+    # The alert must reach people; when it does not, the run did not do its job (exit 2).
+    if wants_notification(args) and not notify_after_check(report, failures, settings.notify, args):
+        return EXIT_RUN_FAILED
     return EXIT_RUN_FAILED if report is None else exit_code(report)
 
 
 async def check_and_print(
-    settings: Settings, output_format: str, credential: AsyncTokenCredential | None = None
+    settings: Settings,
+    output_format: str,
+    credential: AsyncTokenCredential | None = None,
+    on_failure: Callable[[str], object] | None = None,
 ) -> Report | None:
     """Run one check and print its report; None (after explaining on stderr) when the run failed."""
     # The credential is created inside the running loop, which its HTTP sessions bind to.
     credential = credential or build_credential(settings)
     try:
         report = await run_check(settings, credential)
-    except RunFailed as error:
+    except MonitorError as error:
         print(f"error: {error}", file=sys.stderr)
+        if on_failure is not None:
+            on_failure(str(error))
         return None
     finally:
         await credential.close()
     print(to_json(report) if output_format == "json" else to_table(report))
+    reason = exit_reason(report)
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
     return report
 
 
@@ -78,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="check only this subscription id (repeatable; default INCLUDE_SUBSCRIPTION_IDS)",
     )
+    add_check_arguments(check)
+    notify_test = commands.add_parser(
+        "notify-test", help="post a test message to each configured chat channel and show what it answered"
+    )
+    notify_test.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     demo = commands.add_parser("demo", help="run a real check against the built-in emulated tenant")
     for command in (check, demo):
         command.add_argument("--format", choices=("table", "json"), default="table")

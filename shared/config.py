@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from . import api_versions
 from .alerts.settings import STATE_APP_SETTINGS, StateSettings, load_state_settings
 from .clouds import CLOUDS, Cloud, find_cloud
 from .errors import ConfigError
+from .notify.settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
+from .rules import RULES
 
 SEVERITIES = ("Low", "Medium", "High")
-CONTACTS_API_2023 = "2023-12-01-preview"
-CONTACTS_API_2020 = "2020-01-01-preview"
-SUPPORTED_CONTACTS_API_VERSIONS = (CONTACTS_API_2023, CONTACTS_API_2020)
+RISK_LEVELS = ("Low", "Medium", "High", "Critical")
 MAX_CONCURRENCY = 256
+DEFAULT_RUN_TIMEOUT_SECONDS = 540
+# The default stays under the Functions host's functionTimeout (host.json); an hour is plenty for a terminal run.
+MAX_RUN_TIMEOUT_SECONDS = 3600
+MIN_RUN_TIMEOUT_SECONDS = 5
 
 # Every app setting the monitor reads, in one place: infra/ sets each of these (or leaves
 # it to its documented default on purpose), and tests/test_infra.py holds the two together.
@@ -27,11 +32,8 @@ APP_SETTINGS: tuple[str, ...] = (
     "MANAGEMENT_GROUP_IDS",
     "INCLUDE_SUBSCRIPTION_IDS",
     "EXCLUDE_SUBSCRIPTION_IDS",
-    "REQUIRE_CONTACT_EMAIL",
-    "REQUIRE_ALERT_NOTIFICATIONS",
+    *(rule.setting for rule in RULES),
     "MIN_ALERT_SEVERITY",
-    "REQUIRE_OWNER_NOTIFICATIONS",
-    "REQUIRE_ATTACK_PATH_NOTIFICATIONS",
     "MIN_ATTACK_PATH_RISK",
     "ALLOWED_EMAIL_DOMAINS",
     "CHECK_CONCURRENCY",
@@ -42,6 +44,7 @@ APP_SETTINGS: tuple[str, ...] = (
     # Read by the Functions host (the timer's schedule), not by load_settings.
     "CHECK_SCHEDULE",
     *STATE_APP_SETTINGS,
+    *NOTIFY_SETTINGS,
 )
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -68,17 +71,21 @@ class Settings:
     management_group_ids: tuple[str, ...] = ()
     include_subscription_ids: frozenset[str] = frozenset()
     exclude_subscription_ids: frozenset[str] = frozenset()
-    require_contact_email: bool = True
-    require_alert_notifications: bool = True
+    # Ids of the rules switched on (each rule's REQUIRE_* setting, else its default).
+    enabled_rules: frozenset[str] = frozenset(rule.id for rule in RULES if rule.enabled_by_default)
+    # The least sensitive acceptable "notify from" threshold: Medium accepts Medium and Low, not High.
     min_alert_severity: str = "High"
-    require_owner_notifications: bool = True
+    min_attack_path_risk: str = "High"
     allowed_email_domains: tuple[str, ...] = ()
     concurrency: int = 128
     cloud: Cloud = CLOUDS["azurecloud"]
     arm_endpoint: str = CLOUDS["azurecloud"].arm_endpoint
-    contacts_api_version: str = CONTACTS_API_2023
+    contacts_api_version: str = api_versions.CONTACTS_2023
+    run_timeout_seconds: int = DEFAULT_RUN_TIMEOUT_SECONDS
     # Alert state in Table Storage; off unless STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING is set.
-    state: StateSettings = StateSettings()
+    state: StateSettings = field(default_factory=StateSettings)
+    # Chat alerts (Teams, Slack); no channel unless TEAMS_WEBHOOK_URL or SLACK_WEBHOOK_URL is set.
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def with_overrides(
         self,
@@ -93,6 +100,9 @@ class Settings:
             updated = replace(updated, management_group_ids=groups)
         if subscription_ids:
             subs = _subscription_ids(",".join(subscription_ids), "--subscription", problems)
+            both = subs & self.exclude_subscription_ids
+            if both:
+                problems.append("--subscription and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both)))
             updated = replace(updated, include_subscription_ids=subs)
         if problems:
             raise ConfigError(problems)
@@ -118,16 +128,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if text("ARM_ENDPOINT"):
         arm_endpoint = _arm_endpoint(text("ARM_ENDPOINT"), problems)
 
-    severity = text("MIN_ALERT_SEVERITY") or "High"
-    canonical = {s.lower(): s for s in SEVERITIES}.get(severity.lower())
-    if canonical is None:
-        problems.append(f"MIN_ALERT_SEVERITY={severity!r} must be one of {', '.join(SEVERITIES)}")
-        canonical = "High"
-
-    api_version = text("CONTACTS_API_VERSION") or CONTACTS_API_2023
-    if api_version not in SUPPORTED_CONTACTS_API_VERSIONS:
+    api_version = text("CONTACTS_API_VERSION") or api_versions.CONTACTS_2023
+    if api_version not in api_versions.SUPPORTED_CONTACTS:
         problems.append(
-            f"CONTACTS_API_VERSION={api_version!r} must be one of {', '.join(SUPPORTED_CONTACTS_API_VERSIONS)}"
+            f"CONTACTS_API_VERSION={api_version!r} must be one of {', '.join(api_versions.SUPPORTED_CONTACTS)}"
         )
 
     include = _subscription_ids(text("INCLUDE_SUBSCRIPTION_IDS"), "INCLUDE_SUBSCRIPTION_IDS", problems)
@@ -140,16 +144,21 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         management_group_ids=_group_ids(text("MANAGEMENT_GROUP_IDS"), "MANAGEMENT_GROUP_IDS", problems),
         include_subscription_ids=include,
         exclude_subscription_ids=exclude,
-        require_contact_email=_flag(environ, "REQUIRE_CONTACT_EMAIL", True, problems),
-        require_alert_notifications=_flag(environ, "REQUIRE_ALERT_NOTIFICATIONS", True, problems),
-        min_alert_severity=canonical,
-        require_owner_notifications=_flag(environ, "REQUIRE_OWNER_NOTIFICATIONS", True, problems),
+        enabled_rules=frozenset(
+            rule.id for rule in RULES if _flag(environ, rule.setting, rule.enabled_by_default, problems)
+        ),
+        min_alert_severity=_choice(text("MIN_ALERT_SEVERITY"), "MIN_ALERT_SEVERITY", SEVERITIES, "High", problems),
+        min_attack_path_risk=_choice(
+            text("MIN_ATTACK_PATH_RISK"), "MIN_ATTACK_PATH_RISK", RISK_LEVELS, "High", problems
+        ),
         allowed_email_domains=_domains(text("ALLOWED_EMAIL_DOMAINS"), problems),
         concurrency=_concurrency(text("CHECK_CONCURRENCY"), problems),
         cloud=cloud,
         arm_endpoint=arm_endpoint,
         contacts_api_version=api_version,
+        run_timeout_seconds=_run_timeout(text("RUN_TIMEOUT_SECONDS"), problems),
         state=load_state_settings(environ, problems),
+        notify=load_notify_settings(environ, cloud, problems),
     )
     if problems:
         raise ConfigError(problems)
@@ -170,6 +179,32 @@ def _flag(environ: Mapping[str, str], name: str, default: bool, problems: list[s
         return False
     problems.append(f"{name}={value!r} must be true or false")
     return default
+
+
+def _choice(value: str, name: str, choices: tuple[str, ...], default: str, problems: list[str]) -> str:
+    if not value:
+        return default
+    canonical = {choice.lower(): choice for choice in choices}.get(value.lower())
+    if canonical is None:
+        problems.append(f"{name}={value!r} must be one of {', '.join(choices)}")
+        return default
+    return canonical
+
+
+def _run_timeout(value: str, problems: list[str]) -> int:
+    if not value:
+        return DEFAULT_RUN_TIMEOUT_SECONDS
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if not MIN_RUN_TIMEOUT_SECONDS <= seconds <= MAX_RUN_TIMEOUT_SECONDS:
+        problems.append(
+            f"RUN_TIMEOUT_SECONDS={value!r} must be a whole number of seconds from {MIN_RUN_TIMEOUT_SECONDS} "
+            f"to {MAX_RUN_TIMEOUT_SECONDS}"
+        )
+        return DEFAULT_RUN_TIMEOUT_SECONDS
+    return seconds
 
 
 def _subscription_ids(value: str, name: str, problems: list[str]) -> frozenset[str]:

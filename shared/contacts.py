@@ -3,111 +3,157 @@
 azure-mgmt-security only models api-versions up to 2020-01-01-preview, so the
 newer 2023-12-01-preview resource is fetched as raw JSON through the client's
 own pipeline (same credential, retry, logging) and normalised by contact_shapes.
+
+Where 2023-12-01-preview is not offered (a sovereign cloud, say), the first read
+of a run finds out and every other read goes straight to 2020-01-01-preview: the
+other reads wait for that one probe instead of each failing once. A single
+subscription that refuses the newer version falls back alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from typing import Any
 
-from azure.core.rest import HttpRequest
 from azure.mgmt.security.aio import SecurityCenter
 
-from .arm_errors import ARM_CALL_ERRORS, describe_exception, describe_response, error_code
-from .config import CONTACTS_API_2020, CONTACTS_API_2023
+from .api_versions import CONTACTS_FALLBACK
+from .arm_errors import describe_response, error_fields
+from .arm_paging import ArmCallError, ArmReader
 from .contact_shapes import ContactShapeError, parse_contacts
-from .models import ContactSettings
+from .errors import MonitorError
+from .models import ContactSettings, ContactState
 
 log = logging.getLogger(__name__)
 
-# What ARM says when a cloud or tenant does not (yet) offer an api-version.
+# What ARM says when a cloud or subscription does not offer an api-version or type.
 _UNSUPPORTED_API_CODES = {"noregisteredproviderfound", "invalidapiversionparameter", "invalidresourcetype"}
-_FALLBACK = {CONTACTS_API_2023: CONTACTS_API_2020}
-_MAX_PAGES = 100
+_SUPPORTED_LIST = re.compile(r"supported (?:api-)?versions are '([^']*)'", re.IGNORECASE)
+MAX_CONTACT_PAGES = 100
+# Probes whose answer cannot tell whether the api-version exists (403, throttling...) before
+# the reader stops holding the other reads back and lets each fall back on its own.
+MAX_INCONCLUSIVE_PROBES = 3
 
 
-class ContactReadError(RuntimeError):
+class ContactReadError(MonitorError):
     """This subscription's contacts could not be read; the message says why."""
 
 
 class _UnsupportedApiVersion(Exception):
-    pass
+    def __init__(self, description: str, offered_elsewhere: bool) -> None:
+        super().__init__(description)
+        # ARM listed the version as supported, so it is this subscription that is odd.
+        self.offered_elsewhere = offered_elsewhere
 
 
 class ContactReader:
     def __init__(self, client: SecurityCenter, arm_endpoint: str, api_version: str) -> None:
-        self._client = client
-        self._arm_endpoint = arm_endpoint.rstrip("/")
-        self._api_version = api_version
+        # The multi-API SecurityCenter has no public send_request; its pipeline client
+        # carries the credential, retry and logging policies.
+        self._reader = ArmReader(client._client.send_request, arm_endpoint)
+        self._preferred = api_version
+        self._fallback = CONTACTS_FALLBACK.get(api_version)
+        # "unknown" until one read shows whether the preferred version is offered here.
+        self._availability = "unknown" if self._fallback else "available"
+        self._inconclusive_probes = 0
+        self._probe_lock = asyncio.Lock()
         self.api_versions_used: set[str] = set()
 
     async def read(self, subscription_id: str) -> ContactSettings:
-        while True:
-            version = self._api_version
-            try:
-                items = await self._list(subscription_id, version)
-            except _UnsupportedApiVersion as unsupported:
-                self._fall_back(version, str(unsupported))
-                continue
-            self.api_versions_used.add(version)
-            try:
-                return parse_contacts(items, version)
-            except ContactShapeError as error:
-                raise ContactReadError(f"unexpected security contact format ({version}): {error}") from error
+        if self._availability == "unknown":
+            async with self._probe_lock:
+                if self._availability == "unknown":
+                    return await self._probe(subscription_id)
+        if self._availability == "absent":
+            return await self._read_fallback(subscription_id)
+        try:
+            return await self._read_with(subscription_id, self._preferred)
+        except _UnsupportedApiVersion:
+            return await self._read_fallback(subscription_id)
 
-    def _fall_back(self, failed_version: str, detail: str) -> None:
-        older = _FALLBACK.get(failed_version)
-        if older is None:
-            raise ContactReadError(f"security contacts api-version {failed_version} is not supported: {detail}")
-        # Many concurrent reads may hit this at once; only the first logs and switches.
-        if self._api_version == failed_version:
-            log.warning(
-                "security contacts api-version %s is not available here (%s); using %s",
-                failed_version,
-                detail,
-                older,
-            )
-            self._api_version = older
+    async def _probe(self, subscription_id: str) -> ContactSettings:
+        try:
+            contact = await self._read_with(subscription_id, self._preferred)
+        except _UnsupportedApiVersion as unsupported:
+            if not unsupported.offered_elsewhere:
+                self._availability = "absent"
+                log.warning(
+                    "security contacts api-version %s is not offered here (%s); using %s for this run",
+                    self._preferred,
+                    unsupported,
+                    self._fallback,
+                )
+            return await self._read_fallback(subscription_id)
+        except ContactReadError:
+            self._count_inconclusive()
+            raise
+        if contact.state is ContactState.PROVIDER_NOT_REGISTERED:
+            self._count_inconclusive()
+        else:
+            self._availability = "available"
+        return contact
 
-    async def _list(self, subscription_id: str, api_version: str) -> list[Any]:
-        url: str | None = (
-            f"{self._arm_endpoint}/subscriptions/{subscription_id}"
-            f"/providers/Microsoft.Security/securityContacts?api-version={api_version}"
+    def _count_inconclusive(self) -> None:
+        self._inconclusive_probes += 1
+        if self._inconclusive_probes >= MAX_INCONCLUSIVE_PROBES:
+            self._availability = "available"
+
+    async def _read_fallback(self, subscription_id: str) -> ContactSettings:
+        assert self._fallback is not None
+        try:
+            return await self._read_with(subscription_id, self._fallback)
+        except _UnsupportedApiVersion as unsupported:
+            raise ContactReadError(
+                f"neither {self._preferred} nor {self._fallback} of the security contacts API is offered: {unsupported}"
+            ) from unsupported
+
+    async def _read_with(self, subscription_id: str, api_version: str) -> ContactSettings:
+        url = (
+            f"/subscriptions/{subscription_id}/providers/Microsoft.Security/securityContacts?api-version={api_version}"
         )
         items: list[Any] = []
-        pages = 0
-        while url:
-            pages += 1
-            if pages > _MAX_PAGES:
-                raise ContactReadError(f"security contact list did not end after {_MAX_PAGES} pages")
-            try:
-                # The multi-API SecurityCenter has no public send_request; its
-                # pipeline client carries the credential, retry and logging policies.
-                response = await self._client._client.send_request(HttpRequest("GET", url))
-            except ARM_CALL_ERRORS as error:
-                raise ContactReadError(describe_exception(error)) from error
-            if response.status_code == 404 and not items:
-                # No contact resource at all: the subscription has never been configured.
-                return []
-            if response.status_code != 200:
-                # Error bodies are decoded only here, off the path every healthy read takes.
-                body = response.text()
-                if response.status_code == 400 and error_code(body).lower() in _UNSUPPORTED_API_CODES:
-                    raise _UnsupportedApiVersion(describe_response(400, body))
-                raise ContactReadError(describe_response(response.status_code, body))
-            try:
-                page = response.json()
-            except ValueError as error:
-                raise ContactReadError(f"security contact response is not valid JSON ({api_version})") from error
-            if isinstance(page, dict) and "value" in page:
-                if not isinstance(page["value"], list):
-                    raise ContactReadError("security contact response has a 'value' that is not a list")
-                items.extend(page["value"])
-                url = page.get("nextLink")
-            elif isinstance(page, dict) and "properties" in page:
-                # A single resource rather than a list.
-                items.append(page)
-                url = None
-            else:
-                raise ContactReadError("security contact response has neither 'value' nor 'properties'")
-        return items
+        try:
+            async for page in self._reader.pages(url, MAX_CONTACT_PAGES):
+                if page.status != 200:
+                    if page.number > 1:
+                        raise ContactReadError(describe_response(page.status, page.body))
+                    return self._settings_for_refusal(page.status, page.body, api_version)
+                items.extend(page.body["value"])
+        except ArmCallError as error:
+            raise ContactReadError(f"{error} ({api_version})") from error
+        self.api_versions_used.add(api_version)
+        try:
+            return parse_contacts(items, api_version)
+        except ContactShapeError as error:
+            raise ContactReadError(f"unexpected security contact format ({api_version}): {error}") from error
+
+    def _settings_for_refusal(self, status: int, body: str, api_version: str) -> ContactSettings:
+        """What a non-200 first answer means: a verdict where ARM's code says so, otherwise an error."""
+        code, message = error_fields(body)
+        lowered = code.lower()
+        description = describe_response(status, body)
+        if status == 404 and _means_no_contact(lowered, message):
+            self.api_versions_used.add(api_version)
+            return ContactSettings.not_configured(api_version)
+        if status == 409 and lowered == "missingsubscriptionregistration":
+            self.api_versions_used.add(api_version)
+            return ContactSettings.provider_not_registered(api_version)
+        if status == 400 and lowered in _UNSUPPORTED_API_CODES:
+            raise _UnsupportedApiVersion(description, _lists_as_supported(message, api_version))
+        if status == 404 and lowered == "subscriptionnotfound":
+            description += " (the subscription may have moved to another tenant or been deleted)"
+        raise ContactReadError(description)
+
+
+def _means_no_contact(code: str, message: str) -> bool:
+    """Only a 404 about the contact itself means "not configured"; a missing subscription is an error."""
+    if code == "resourcenotfound":
+        return True
+    return code.endswith("notfound") and code != "subscriptionnotfound" and "contact" in f"{code} {message}".lower()
+
+
+def _lists_as_supported(message: str, api_version: str) -> bool:
+    match = _SUPPORTED_LIST.search(message)
+    return bool(match) and api_version in match.group(1)

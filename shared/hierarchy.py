@@ -5,6 +5,11 @@ subscription list supplies states, so the call count does not grow with the
 number of groups. The tree is read as JSON through the management-groups
 client's own pipeline: typed models for tens of thousands of nodes cost more
 CPU than the walk itself.
+
+Live ARM types nested groups `/providers/Microsoft.Management/managementGroups`
+while the spec example says `Microsoft.Management/managementGroups`; both are
+accepted, and any other child type stops the run: skipping a child could drop a
+whole subtree of subscriptions from a report that would then read "all clear".
 """
 
 from __future__ import annotations
@@ -15,19 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from azure.core.rest import HttpRequest
 from azure.mgmt.managementgroups.aio import ManagementGroupsMgmtClient
 
-from .arm_errors import ARM_CALL_ERRORS, describe_exception, describe_response
+from . import api_versions
+from .arm_errors import describe_response
+from .arm_paging import ArmCallError, ArmReader
 from .errors import RunFailed
 from .models import Subscription
 
 log = logging.getLogger(__name__)
 
-MANAGEMENT_GROUPS_API_VERSION = "2023-04-01"
-SUBSCRIPTIONS_API_VERSION = "2022-12-01"
-_GROUP_TYPE = "microsoft.management/managementgroups"
-_SUBSCRIPTION_TYPE = "/subscriptions"
+MAX_GROUP_LIST_PAGES = 1_000
+MAX_SUBSCRIPTION_LIST_PAGES = 1_000
+_SCOPE_ADVICE = "Check the id and that the identity has Security Reader (or another reader role) on it."
 
 
 @dataclass(frozen=True)
@@ -35,44 +40,81 @@ class Discovery:
     # The management group ids actually walked (the tenant root when none were configured).
     scope: tuple[str, ...]
     subscriptions: tuple[Subscription, ...]
+    # Listed by GET /subscriptions in the home tenant but in no scope tree (only looked for at root scope).
+    outside_tree: tuple[Subscription, ...] = ()
+    # Listed subscriptions of other tenants (Azure Lighthouse delegations), which no tree of ours holds.
+    delegated_left_out: int = 0
 
 
-async def discover(client: ManagementGroupsMgmtClient, group_ids: Iterable[str]) -> Discovery:
-    scope = tuple(group_ids) or (await find_root_group_id(client),)
+@dataclass(frozen=True)
+class _ListedSubscription:
+    subscription_id: str
+    display_name: str
+    state: str
+    tenant_id: str
+
+
+def child_kind(child_type: Any) -> str | None:
+    """'group', 'subscription', or None for a type this monitor does not know."""
+    segments = [segment for segment in str(child_type or "").lower().split("/") if segment]
+    if segments[-1:] == ["subscriptions"]:
+        return "subscription"
+    if segments[-2:] == ["microsoft.management", "managementgroups"]:
+        return "group"
+    return None
+
+
+async def discover(client: ManagementGroupsMgmtClient, group_ids: Iterable[str], arm_endpoint: str) -> Discovery:
+    reader = ArmReader(client.send_request, arm_endpoint)
+    scope = tuple(group_ids) or (await find_root_group_id(reader),)
     found: dict[str, Subscription] = {}
+    home_tenants: set[str] = set()
+    at_root = False
     for group_id in scope:
-        tree = await _get_json(
-            client,
-            f"/providers/Microsoft.Management/managementGroups/{quote(group_id, safe='')}"
-            f"?api-version={MANAGEMENT_GROUPS_API_VERSION}&$expand=children&$recurse=true",
-            f"could not read management group {group_id!r}",
-            "Check the id and that the identity has a reader role on it.",
-        )
+        tree = await _read_tree(reader, group_id)
+        tenant_id = _tenant_of(tree)
+        if tenant_id:
+            home_tenants.add(tenant_id)
+            at_root = at_root or tenant_id == str(tree.get("name") or group_id).lower()
         for subscription in subscriptions_in(tree, group_id):
             key = subscription.subscription_id.lower()
             known = found.get(key)
             # Overlapping scopes: keep the path from the outermost group.
             if known is None or len(subscription.management_group_path) > len(known.management_group_path):
                 found[key] = subscription
-    states = await subscription_states(client)
+    listed = await list_subscriptions(reader)
     subscriptions = tuple(
-        Subscription(s.subscription_id, s.display_name, s.management_group_path, states.get(key, "Unknown"))
+        Subscription(s.subscription_id, s.display_name, s.management_group_path, _state(listed, key))
         for key, s in found.items()
     )
-    return Discovery(scope=scope, subscriptions=subscriptions)
+    outside: list[Subscription] = []
+    delegated = 0
+    if at_root:
+        for key, entry in listed.items():
+            if key in found:
+                continue
+            if entry.tenant_id and home_tenants and entry.tenant_id not in home_tenants:
+                delegated += 1
+            else:
+                outside.append(Subscription(entry.subscription_id, entry.display_name, (), entry.state))
+    if delegated:
+        log.info("%d subscriptions delegated from other tenants are not part of this tenant's check", delegated)
+    return Discovery(scope, subscriptions, tuple(outside), delegated)
 
 
-async def find_root_group_id(client: ManagementGroupsMgmtClient) -> str:
+async def find_root_group_id(reader: ArmReader) -> str:
     """The tenant root group's id is the tenant id, which every visible group reports."""
+    url = f"/providers/Microsoft.Management/managementGroups?api-version={api_versions.MANAGEMENT_GROUPS}"
     try:
-        async for group in client.management_groups.list():
-            tenant_id = group.properties.tenant_id if group.properties else None
-            if tenant_id:
-                return tenant_id
-    except ARM_CALL_ERRORS as error:
-        raise RunFailed(
-            f"could not list management groups to find the tenant root: {describe_exception(error)}"
-        ) from error
+        async for page in reader.pages(url, MAX_GROUP_LIST_PAGES):
+            if page.status != 200:
+                raise ArmCallError(describe_response(page.status, page.body))
+            for group in page.body["value"]:
+                tenant_id = _tenant_of(group)
+                if tenant_id:
+                    return tenant_id
+    except ArmCallError as error:
+        raise RunFailed(f"could not list management groups to find the tenant root: {error}") from error
     raise RunFailed(
         "no management groups are visible to this identity; grant it Security Reader on the tenant root "
         "group or set MANAGEMENT_GROUP_IDS to the groups it can read"
@@ -87,45 +129,64 @@ def subscriptions_in(tree: Any, group_id: str) -> Iterator[Subscription]:
         stack: list[tuple[Any, tuple[str, ...]]] = [(c, (name,)) for c in reversed(properties.get("children") or [])]
         while stack:
             child, path = stack.pop()
-            child_type = str(child.get("type") or "").lower()
-            if child_type == _SUBSCRIPTION_TYPE:
-                subscription_id = child.get("name") or str(child["id"]).rsplit("/", 1)[-1]
+            kind = child_kind(child.get("type"))
+            if kind == "subscription":
+                subscription_id = str(child.get("name") or str(child["id"]).rsplit("/", 1)[-1])
                 yield Subscription(subscription_id, child.get("displayName") or subscription_id, path)
-            elif child_type == _GROUP_TYPE:
+            elif kind == "group":
                 child_path = (*path, child.get("displayName") or child.get("name"))
                 stack.extend((grandchild, child_path) for grandchild in reversed(child.get("children") or []))
             else:
-                log.warning(
-                    "ignoring management group child of unknown type %r: %s", child.get("type"), child.get("id")
+                raise RunFailed(
+                    f"management group {group_id!r} has a child of unknown type {child.get('type')!r} "
+                    f"({child.get('id')}); stopping rather than leaving out whatever is below it"
                 )
     except (AttributeError, KeyError, TypeError) as error:
         raise RunFailed(f"management group {group_id!r} came back in an unexpected shape ({error!r})") from error
 
 
-async def subscription_states(client: ManagementGroupsMgmtClient) -> dict[str, str]:
-    """State per subscription id (lowercase), from the caller's paged subscription list."""
-    states: dict[str, str] = {}
-    url = f"/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}"
-    while url:
-        page = await _get_json(client, url, "could not list subscriptions")
-        try:
-            for entry in page.get("value") or []:
-                states[str(entry["subscriptionId"]).lower()] = str(entry.get("state") or "Unknown")
-            url = page.get("nextLink") or ""
-        except (AttributeError, KeyError, TypeError) as error:
-            raise RunFailed(f"could not list subscriptions: unexpected response shape ({error!r})") from error
-    return states
+async def list_subscriptions(reader: ArmReader) -> dict[str, _ListedSubscription]:
+    """Every subscription the identity can list, by lowercase id."""
+    url = f"/subscriptions?api-version={api_versions.SUBSCRIPTIONS}"
+    try:
+        entries = await reader.list_values(url, MAX_SUBSCRIPTION_LIST_PAGES)
+    except ArmCallError as error:
+        raise RunFailed(f"could not list subscriptions: {error}") from error
+    listed: dict[str, _ListedSubscription] = {}
+    try:
+        for entry in entries:
+            subscription_id = str(entry["subscriptionId"])
+            listed[subscription_id.lower()] = _ListedSubscription(
+                subscription_id=subscription_id,
+                display_name=str(entry.get("displayName") or subscription_id),
+                state=str(entry.get("state") or "Unknown"),
+                tenant_id=str(entry.get("tenantId") or "").lower(),
+            )
+    except (AttributeError, KeyError, TypeError) as error:
+        raise RunFailed(f"could not list subscriptions: unexpected response shape ({error!r})") from error
+    return listed
 
 
-async def _get_json(client: ManagementGroupsMgmtClient, url: str, failure: str, advice: str = "") -> Any:
-    suffix = f". {advice}" if advice else ""
+async def _read_tree(reader: ArmReader, group_id: str) -> Any:
+    url = (
+        f"/providers/Microsoft.Management/managementGroups/{quote(group_id, safe='')}"
+        f"?api-version={api_versions.MANAGEMENT_GROUPS}&$expand=children&$recurse=true"
+    )
     try:
-        response = await client.send_request(HttpRequest("GET", url))
-    except ARM_CALL_ERRORS as error:
-        raise RunFailed(f"{failure}: {describe_exception(error)}{suffix}") from error
-    if response.status_code != 200:
-        raise RunFailed(f"{failure}: {describe_response(response.status_code, response.text())}{suffix}")
-    try:
-        return response.json()
-    except ValueError as error:
-        raise RunFailed(f"{failure}: the response is not valid JSON") from error
+        tree = await reader.get_json(url)
+    except ArmCallError as error:
+        raise RunFailed(f"could not read management group {group_id!r}: {error}. {_SCOPE_ADVICE}") from error
+    if not isinstance(tree, dict):
+        raise RunFailed(f"management group {group_id!r} came back in an unexpected shape (not an object)")
+    return tree
+
+
+def _tenant_of(group: Any) -> str:
+    properties = group.get("properties") if isinstance(group, dict) else None
+    tenant_id = properties.get("tenantId") if isinstance(properties, dict) else None
+    return tenant_id.lower() if isinstance(tenant_id, str) else ""
+
+
+def _state(listed: dict[str, _ListedSubscription], key: str) -> str:
+    entry = listed.get(key)
+    return entry.state if entry else "Unknown"

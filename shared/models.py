@@ -24,11 +24,22 @@ class Subscription:
     state: str = "Unknown"
 
 
+class ContactState(StrEnum):
+    """What the contact read found, before any rule judges it."""
+
+    CONFIGURED = "configured"
+    # No contact resource: Defender for Cloud's defaults apply (owners get high-severity emails).
+    NOT_CONFIGURED = "not-configured"
+    # Microsoft.Security is not registered on the subscription: Defender for Cloud was never set up,
+    # so nothing at all is emailed.
+    PROVIDER_NOT_REGISTERED = "provider-not-registered"
+
+
 @dataclass(frozen=True)
 class ContactSettings:
-    """One subscription's security contact configuration, whatever API shape it came in."""
+    """One subscription's effective security contact configuration, whatever API shape it came in."""
 
-    configured: bool
+    state: ContactState
     emails: tuple[str, ...] = ()
     phone: str | None = None
     alert_notifications: bool = False
@@ -36,11 +47,46 @@ class ContactSettings:
     alert_minimal_severity: str | None = None
     role_notifications: bool = False
     notified_roles: tuple[str, ...] = ()
+    attack_path_notifications: bool = False
+    # "Low", "Medium", "High" or "Critical"; None when not set.
+    attack_path_minimal_risk: str | None = None
+    # Why every email notification is off although the resource exists (the 2023 API's
+    # `isEnabled` false or missing); None when the master switch is on or the API has none.
+    switched_off: str | None = None
+    # Whether this api-version can express attack-path notifications at all.
+    expresses_attack_paths: bool = False
     api_version: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return self.state is ContactState.CONFIGURED
 
     @classmethod
     def not_configured(cls, api_version: str) -> ContactSettings:
-        return cls(configured=False, api_version=api_version)
+        """Defender for Cloud's documented default without a contact: owners get high-severity alert emails.
+
+        Attack-path emails to owners default to the highest risk level only, the conservative reading.
+        """
+        return cls(
+            state=ContactState.NOT_CONFIGURED,
+            alert_notifications=True,
+            alert_minimal_severity="High",
+            role_notifications=True,
+            notified_roles=("Owner",),
+            attack_path_notifications=True,
+            attack_path_minimal_risk="Critical",
+            expresses_attack_paths=True,
+            api_version=api_version,
+        )
+
+    @classmethod
+    def provider_not_registered(cls, api_version: str) -> ContactSettings:
+        return cls(
+            state=ContactState.PROVIDER_NOT_REGISTERED,
+            switched_off="Defender for Cloud is not set up on this subscription",
+            expresses_attack_paths=True,
+            api_version=api_version,
+        )
 
 
 @dataclass(frozen=True)
@@ -88,11 +134,19 @@ class SubscriptionResult:
 
 
 @dataclass(frozen=True)
+class RunStats:
+    duration_seconds: float
+    # HTTP requests sent to ARM, retries included.
+    arm_requests: int
+
+
+@dataclass(frozen=True)
 class Report:
     scope: tuple[str, ...]
     results: tuple[SubscriptionResult, ...]
     generated_at: str
     contacts_api_versions: tuple[str, ...] = field(default=())
+    stats: RunStats | None = None
 
     def count(self, status: Status) -> int:
         return sum(1 for result in self.results if result.status is status)
@@ -103,14 +157,33 @@ class Report:
         counts["total"] = len(self.results)
         return counts
 
+    @property
+    def checked(self) -> int:
+        """Subscriptions whose contacts were actually read and judged."""
+        return self.count(Status.PASS) + self.count(Status.FAIL)
+
+    def failures_by_rule(self) -> dict[str, int]:
+        """How many subscriptions fail each rule (a subscription counts once per rule)."""
+        counts: dict[str, int] = {}
+        for result in self.results:
+            for rule in dict.fromkeys(finding.rule for finding in result.findings):
+                counts[rule] = counts.get(rule, 0) + 1
+        return dict(sorted(counts.items()))
+
     def to_dict(self) -> dict[str, object]:
-        return {
+        document: dict[str, object] = {
             "generatedAt": self.generated_at,
             "scope": {"managementGroups": list(self.scope)},
             "contactsApiVersions": list(self.contacts_api_versions),
-            "summary": self.summary,
+            "summary": {**self.summary, "byRule": self.failures_by_rule()},
             "subscriptions": [result.to_dict() for result in self.results],
         }
+        if self.stats is not None:
+            document["run"] = {
+                "durationSeconds": round(self.stats.duration_seconds, 3),
+                "armRequests": self.stats.arm_requests,
+            }
+        return document
 
 
 class AlertKind(StrEnum):

@@ -2,7 +2,9 @@
 
 import pytest
 
-from shared.config import CONTACTS_API_2020, ConfigError, Settings, load_settings
+from shared.api_versions import CONTACTS_2020 as CONTACTS_API_2020
+from shared.config import Settings, load_settings
+from shared.errors import ConfigError
 
 SUB_A = "aaaaaaaa-0000-4000-8000-000000000001"
 SUB_B = "bbbbbbbb-0000-4000-8000-000000000002"
