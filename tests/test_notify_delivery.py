@@ -115,6 +115,15 @@ def test_server_errors_are_retried(webhooks):
     assert [r.status for r in requests_on(webhooks, "teams")] == [500, 503, 202]
 
 
+def test_retry_after_may_be_an_http_date(webhooks):
+    webhooks.expect("teams", Reply(503, retry_after="Wed, 21 Oct 2015 07:28:00 GMT"))
+
+    (result, _) = deliver_batch(batch(), settings(webhooks), policy=FAST)
+
+    assert result.ok
+    assert [r.status for r in requests_on(webhooks, "teams")] == [503, 202]
+
+
 def test_other_4xx_is_final_and_the_other_channel_still_delivers(webhooks):
     webhooks.expect("slack", Reply(404, "channel_not_found"))
     webhooks.expect("teams", Reply(400, '{"error":{"code":"TriggerInputSchemaMismatch","message":"..."}}'))

@@ -115,7 +115,7 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
             body.append(_rich([_run(SECTION_HINTS[entry.section], is_subtle=True, italic=True)], spacing="None"))
         if previous is None or entry.section is not previous.section or entry.group != previous.group:
             body.append(_rich([_run(entry.group, weight="Bolder", color="Accent")], spacing="Medium"))
-        body.append(_entry(entry))
+        body.extend(_entry(entry))
         previous = entry
     fixes = [fix for fix in digest.fixes if fix.label in page.fixes_needed]
     if fixes:
@@ -156,24 +156,22 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
     return _wrap(body)
 
 
-def _entry(entry: Entry) -> dict[str, Any]:
+def _entry(entry: Entry) -> list[dict[str, Any]]:
+    # Few runs and no wrapping Container: an entry's bytes decide how many fit in a card.
     heading = [
         _run(entry.name, weight="Bolder"),
-        _run("  "),
-        _run(entry.subscription_id, font_type="Monospace", is_subtle=True),
+        _run("  " + entry.subscription_id, font_type="Monospace", is_subtle=True),
     ]
     if entry.link:
-        heading += [_run("  "), _run("Email notifications", select_url=entry.link, color="Accent")]
-    items: list[dict[str, Any]] = [_rich(heading)]
-    items.extend(_detail(detail) for detail in entry.details)
-    return {"type": "Container", "spacing": "Small", "items": items}
+        heading.append(_run("  Email notifications", select_url=entry.link, color="Accent"))
+    return [_rich(heading, spacing="Small"), *(_detail(detail) for detail in entry.details)]
 
 
 def _detail(detail: Detail) -> dict[str, Any]:
     if detail.label == "reason":
         runs = [_run("Reason: ", is_subtle=True), _run(detail.text)]
     else:
-        runs = [_run("• "), _run(detail.label, font_type="Monospace", color="Attention"), _run(": " + detail.text)]
+        runs = [_run("• " + detail.label, font_type="Monospace", color="Attention"), _run(": " + detail.text)]
     return _rich(runs, spacing="None")
 
 
