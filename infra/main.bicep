@@ -34,7 +34,7 @@ param teamsWebhookUrl string = ''
 @description('Slack incoming webhook URL; stored in Key Vault only. Empty means no Slack messages.')
 param slackWebhookUrl string = ''
 
-@description('NCRONTAB schedule of the timer check (six fields, UTC unless WEBSITE_TIME_ZONE is set).')
+@description('NCRONTAB schedule of the timer check (six fields, UTC).')
 param checkSchedule string = '0 0 7 * * *'
 
 @minValue(1)

@@ -40,6 +40,8 @@ ROLE_IDS = {
 # Settings the template may set although shared/config.py does not read them: the Functions host's and
 # the Azure SDKs' own (identity-based storage, Application Insights, DefaultAzureCredential's client id).
 PLATFORM_SETTING = re.compile(r"^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_)|^AZURE_CLIENT_ID$")
+# Read by the Functions host for the timer binding ("%CHECK_SCHEDULE%"), whether or not APP_SETTINGS lists it.
+HOST_SETTINGS = ("CHECK_SCHEDULE",)
 # Flex Consumption rejects these: the runtime and the package come from functionAppConfig.
 FLEX_REJECTED_SETTINGS = (
     "FUNCTIONS_WORKER_RUNTIME",
@@ -218,7 +220,8 @@ def test_every_setting_the_monitor_reads_is_set_or_left_to_its_default_on_purpos
 
 
 def test_every_app_setting_the_template_sets_is_read_by_the_monitor_or_the_platform(tools: Tools) -> None:
-    unknown = [name for name in app_settings(tools) if name not in APP_SETTINGS and not PLATFORM_SETTING.match(name)]
+    known = set(APP_SETTINGS) | set(HOST_SETTINGS)
+    unknown = [name for name in app_settings(tools) if name not in known and not PLATFORM_SETTING.match(name)]
     assert unknown == []
 
 
