@@ -11,10 +11,12 @@ import json
 import logging
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import azure.functions as func
 import pytest
+from azure.data.tables import TableClient
 from azure.functions.timer import TimerRequest
 
 import function_app
@@ -191,6 +193,28 @@ def test_three_timer_runs_post_new_failures_then_nothing_then_what_was_fixed_and
         {"new": 0, "reminder": 0, "resolved": 0},
         {"new": 1, "reminder": 0, "resolved": 1},
     ]
+
+
+def test_an_unchanged_failure_is_posted_again_as_a_reminder_once_the_period_has_passed(
+    app_settings, use_tenant, hooks, summaries
+):
+    use_tenant(four_subscriptions())
+    run_timer()
+    # Age the stored alerts past REMIND_AFTER_HOURS (168 by default), as a week of quiet runs would.
+    table = TableClient.from_connection_string(
+        app_settings["STATE_CONNECTION_STRING"], app_settings["STATE_TABLE_NAME"]
+    )
+    with table:
+        for entity in table.query_entities("PartitionKey eq 'subscription'"):
+            entity["LastNotified"] = entity["LastNotified"] - timedelta(hours=168)
+            table.update_entity(entity)
+
+    run_timer()
+    run_timer()
+
+    assert counts(hooks) == {"teams": 2, "slack": 2}
+    assert "sub-2" in posted(hooks)[1] and "sub-3" in posted(hooks)[1]
+    assert [summary["alerts"]["reminder"] for summary in summaries()] == [0, 2, 0]
 
 
 def test_the_run_summary_is_one_structured_line_with_counts_duration_and_arm_calls(app_settings, use_tenant, summaries):
