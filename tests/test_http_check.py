@@ -109,7 +109,7 @@ BAD_BODIES = {
     "more than 100 ids": (body_of({"subscription": [subscription_id(n) for n in range(101)]}), "application/json"),
     "a form-encoded body": (b"managementGroup=corp", "application/x-www-form-urlencoded"),
     "JSON sent as plain text": (body_of({"managementGroup": "corp"}), "text/plain"),
-    "a huge body": (body_of({"managementGroup": ["corp"] * 20_000}), "application/json"),
+    "a huge body": (b'{"format": "json"' + b" " * 70_000 + b"}", "application/json"),
 }
 
 
@@ -185,17 +185,18 @@ def test_a_bare_request_checks_the_configured_scope_as_json_without_notifying():
 
 
 def test_ids_repeat_or_come_comma_separated_and_duplicates_are_dropped():
+    lettered = "abcdef00-0000-4000-8000-00000000000a"
     request = parse_check_request(
         "get",
         query(
-            f"managementGroup=corp&managementGroup=online,corp&subscription={SUB_1.upper()}"
-            f"&subscription={SUB_2},{SUB_1}&format=HTML&notify=True"
+            f"managementGroup=corp&managementGroup=online,corp&subscription={lettered.upper()}"
+            f"&subscription={SUB_2},{lettered}&format=HTML&notify=True"
         ),
         b"",
         None,
     )
 
-    assert request == CheckRequest(("corp", "online"), (SUB_1, SUB_2), "html", True)
+    assert request == CheckRequest(("corp", "online"), (lettered, SUB_2), "html", True)
 
 
 def test_whitespace_around_an_id_is_not_part_of_it():
@@ -282,7 +283,7 @@ def test_a_json_check_answers_200_with_the_report_and_the_cli_exit_code(use_tena
 
     assert (result.status, result.mimetype) == (200, "application/json")
     document = json.loads(result.body)
-    assert document["summary"] == {"pass": 1, "fail": 1, "error": 1, "skipped": 0, "total": 3}
+    assert document["summary"].items() >= {"pass": 1, "fail": 1, "error": 1, "skipped": 0, "total": 3}.items()
     assert document["exitCode"] == 2
     assert list(document).index("exitCode") == list(document).index("summary") + 1
     assert {s["subscriptionId"]: s["status"] for s in document["subscriptions"]} == {
