@@ -175,6 +175,18 @@ def test_a_timeout_is_retried(webhooks):
     assert len(requests_on(webhooks, "teams")) == 2
 
 
+def test_slow_answers_cannot_outlast_the_channel_budget(webhooks):
+    webhooks.expect("teams", *[Reply(202, delay_seconds=2.0)] * 5)
+    tight = DeliveryPolicy(**{**FAST.__dict__, "channel_budget_seconds": 0.5, "read_timeout": 10})
+
+    teams, slack = deliver_batch(batch(), settings(webhooks), policy=tight)
+
+    assert not teams.ok
+    assert teams.detail == "timed out (gave up: retrying would exceed 0.5 s)"
+    assert len(requests_on(webhooks, "teams")) == 1
+    assert slack.ok
+
+
 def test_a_failed_message_stops_its_channel_and_says_how_many_were_sent(webhooks):
     webhooks.expect("slack", Reply(200, "ok"), Reply(400, "invalid_payload"))
     many = batch_from_report(failing_report(300), settings_without_urls())

@@ -105,7 +105,12 @@ def _post_with_retries(
     attempt = 0
     while True:
         attempt += 1
-        answer = _post_once(url, body, session, policy, accepted)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return _Answer(False, False, f"not sent: the channel's {policy.channel_budget_seconds:g} s budget is spent")
+        # No single request may outlast the channel's budget either.
+        timeout = (min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining))
+        answer = _post_once(url, body, session, timeout, accepted)
         if answer.ok or not answer.retryable:
             return answer
         wait = answer.retry_after if answer.retry_after is not None else backoff
@@ -124,7 +129,7 @@ def _post_once(
     url: str,
     body: bytes,
     session: requests.Session,
-    policy: DeliveryPolicy,
+    timeout: tuple[float, float],
     accepted: Callable[[requests.Response], bool],
 ) -> _Answer:
     try:
@@ -132,7 +137,7 @@ def _post_once(
             url,
             data=body,
             headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT},
-            timeout=(policy.connect_timeout, policy.read_timeout),
+            timeout=timeout,
             allow_redirects=False,
         )
     except requests.Timeout:
