@@ -55,6 +55,10 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+class ScopeOverrideError(ConfigError):
+    """The scope a caller asked for (command line, HTTP request) is invalid; the app settings themselves are fine."""
+
+
 def is_subscription_id(value: str) -> bool:
     """A subscription id as ARM writes it (a GUID); the whole string, so a trailing newline fails."""
     return _GUID.fullmatch(value) is not None
@@ -105,7 +109,7 @@ class Settings:
                 problems.append("--subscription and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both)))
             updated = replace(updated, include_subscription_ids=subs)
         if problems:
-            raise ConfigError(problems)
+            raise ScopeOverrideError(problems)
         return updated
 
 
