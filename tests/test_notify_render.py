@@ -230,6 +230,15 @@ def test_teams_puts_hostile_text_only_where_markdown_is_not_read():
     assert "{{DATE(" not in serialized  # no date macro expansion either
 
 
+def test_a_malformed_subscription_id_gets_no_link_and_is_escaped():
+    odd = SubscriptionResult(Subscription("<https://evil.example|id>", "odd", CORP), Status.FAIL, (NO_EMAIL,))
+    teams, slack = both(batch_from_report(report(odd), SETTINGS))
+
+    assert "Action.OpenUrl" not in json.dumps(teams)
+    assert "&lt;https://evil.example|id&gt;" in json.dumps(slack)
+    assert "<https://evil.example" not in json.dumps(slack)
+
+
 def test_names_are_bounded_single_lines_without_bidi_tricks():
     teams, slack = both(batch_from_report(hostile_report(), SETTINGS))
     text = "\n".join(teams_text(teams[0]))

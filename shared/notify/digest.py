@@ -80,10 +80,6 @@ class Digest:
     section_totals: tuple[tuple[Section, int], ...]
     fixes: tuple[Detail, ...]
 
-    @property
-    def attention(self) -> int:
-        return sum(total for section, total in self.section_totals if section is not Section.RESOLVED)
-
 
 @dataclass(frozen=True)
 class Page:
@@ -112,7 +108,7 @@ def section_of(item: AlertItem) -> Section | None:
 
 
 def portal_link(portal_url: str, subscription_id: str) -> str | None:
-    if not _GUID.match(subscription_id):
+    if not _GUID.fullmatch(subscription_id):
         return None
     return f"{portal_url}/{_EMAIL_NOTIFICATIONS_BLADE}/{subscription_id}"
 
