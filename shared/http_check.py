@@ -7,7 +7,8 @@ can produce a 500 or a stack trace.
 
 Status codes:
   200  the check ran; the verdict is in the report (`summary`, `exitCode`), not in the status
-  400  a bad request parameter, body or content type        405  a method other than GET or POST
+  400  a bad request parameter, body or content type, or a scope the settings rule out (ScopeOverrideError)
+  405  a method other than GET or POST
   502  the run failed (scope unreadable, no subscriptions, authentication, ...): RunFailed's reason
   503  the app's own settings are invalid (ConfigError): every problem listed, fixed by the operator
   500  anything unexpected: a generic message, the exception goes to the log only
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from .checker import exit_code
-from .config import Settings, is_management_group_id, is_subscription_id
+from .config import ScopeOverrideError, Settings, is_management_group_id, is_subscription_id
 from .errors import ConfigError, MonitorError, RunFailed
 from .models import Report
 from .render_html import CONTENT_SECURITY_POLICY, report_to_html
@@ -75,7 +76,10 @@ class CheckRequest:
     notify: bool
 
     def apply_to(self, settings: Settings) -> Settings:
-        """The app's settings with this request's scope in place of MANAGEMENT_GROUP_IDS / INCLUDE_SUBSCRIPTION_IDS."""
+        """The app's settings with this request's scope in place of MANAGEMENT_GROUP_IDS / INCLUDE_SUBSCRIPTION_IDS.
+
+        Raises ScopeOverrideError (answered 400) when the settings rule the scope out, e.g. an excluded subscription.
+        """
         return settings.with_overrides(list(self.management_group_ids), list(self.subscription_ids))
 
 
@@ -156,8 +160,12 @@ async def handle_check(
         outcome = await run(request)
         report = outcome.report
         return _answer(report, request.output_format)
+    except ScopeOverrideError as error:
+        # Well-formed ids that the app settings rule out, e.g. a subscription in EXCLUDE_SUBSCRIPTION_IDS.
+        log.info("check request rejected: %s", error)
+        return _error(400, "the requested scope conflicts with the app settings", problems=error.problems)
     except ConfigError as error:
-        # The request's own ids were validated above, so a settings problem is the app's, not the caller's.
+        # The request's own ids were validated above, so any other settings problem is the app's, not the caller's.
         log.error("check request could not run: %s", error)
         return _error(503, "the monitor's app settings are invalid", {}, problems=error.problems)
     except RunFailed as error:

@@ -349,6 +349,18 @@ def test_broken_app_settings_answer_503_listing_every_problem(use_tenant, real_r
     assert any("MIN_ALERT_SEVERITY" in problem for problem in document["problems"])
 
 
+def test_asking_for_a_subscription_the_settings_exclude_is_a_bad_request(emulator, use_tenant, real_run):
+    use_tenant(mixed_tenant())
+
+    result = answer("GET", f"subscription={SUB_2}", run=real_run(EXCLUDE_SUBSCRIPTION_IDS=SUB_2))
+
+    assert result.status == 400
+    document = json.loads(result.body)
+    assert "conflicts with the app settings" in document["error"]
+    assert any("EXCLUDE_SUBSCRIPTION_IDS" in problem for problem in document["problems"])
+    assert emulator.stats.snapshot()["calls"].get("securityContacts", 0) == 0
+
+
 def test_a_run_failure_raised_on_purpose_elsewhere_answers_502():
     async def run(request: CheckRequest) -> Outcome:
         raise RunFailed("the scope group corp could not be read (403)")
