@@ -298,6 +298,13 @@ def test_every_kind_of_teams_card_is_valid_for_the_adaptivecards_library():
         batch_from_report(failures_tenant(5_000), SETTINGS),
         AlertBatch(report(result(1, Status.PASS)), ()),
         AlertBatch(report(result(1, Status.PASS)), (AlertItem(AlertKind.RESOLVED, result(1, Status.PASS)),)),
+        AlertBatch(
+            failures_tenant(300),
+            tuple(
+                AlertItem((AlertKind.NEW, AlertKind.REMINDER, AlertKind.RESOLVED)[n % 3], r)
+                for n, r in enumerate(failures_tenant(300).results)
+            ),
+        ),
     ]
     cards = [payload["attachments"][0]["content"] for batch in batches for payload in teams.render(batch)]
     cards.append(
