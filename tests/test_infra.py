@@ -28,6 +28,7 @@ INFRA = ROOT / "infra"
 TOOLS_VENV = ROOT / ".tools" / "bicep-venv"
 TOOLS_PYTHON = TOOLS_VENV / "bin" / "python"
 CHECKOV = TOOLS_VENV / "bin" / "checkov"
+SHELLCHECK = TOOLS_VENV / "bin" / "shellcheck"
 
 ROLE_IDS = {
     "Security Reader": "39bc4728-0917-49c7-9d2c-d95423bc2eb4",
@@ -57,7 +58,7 @@ def _in_ci() -> bool:
 
 
 def _require_tools() -> None:
-    if TOOLS_PYTHON.exists() and CHECKOV.exists():
+    if TOOLS_PYTHON.exists() and CHECKOV.exists() and SHELLCHECK.exists():
         return
     message = f"Bicep tools missing in {TOOLS_VENV}: run .ci/tools/40-bicep-tools.sh (make test does)"
     if _in_ci():
@@ -575,6 +576,16 @@ def test_predown_removes_only_the_monitors_security_reader_assignments(fake_az: 
         "role assignment delete --ids /providers/Microsoft.Management/managementGroups/corp/providers/x/ra1 "
         "--only-show-errors",
     ]
+
+
+def test_the_hooks_are_clean_posix_sh_for_shellcheck() -> None:
+    _require_tools()
+    hooks = sorted(str(path) for path in (INFRA / "hooks").glob("*.sh"))
+    assert hooks
+    completed = subprocess.run(  # noqa: S603 - fixed argv
+        [str(SHELLCHECK), "--shell=sh", *hooks], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stdout
 
 
 def test_predown_is_a_no_op_for_an_environment_never_provisioned(fake_az: tuple[Path, Path]) -> None:

