@@ -184,3 +184,19 @@ def test_a_change_for_a_subscription_without_stored_state_and_no_state_is_a_no_o
 
     assert run(apply(settings, [StateChange("00000000-0000-4000-8000-000000000009", None, None)])) == (1, 0)
     assert run(load(settings)) == {}
+
+
+def test_storage_lost_between_reading_and_writing_is_a_state_unavailable_error(private_azurite):
+    settings = settings_for(
+        {"STATE_CONNECTION_STRING": private_azurite.connection_string, "STATE_TABLE_NAME": "statelost"}
+    )
+    decision = decide({}, report(*(failing(number, "contact-email") for number in range(1, 41))), NOW, WEEK)
+
+    async def scenario():
+        async with TableStateStore.open(settings, None) as store:
+            await store.load()
+            private_azurite.stop()
+            await store.apply(decision.changes)
+
+    with pytest.raises(StateUnavailable, match="could not write alert state"):
+        run(scenario())

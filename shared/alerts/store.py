@@ -119,9 +119,14 @@ class TableStateStore:
                     raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
                 return True
 
-        outcomes = await asyncio.gather(*(write(change) for change in changes))
-        written = sum(outcomes)
-        return ApplyResult(written, len(outcomes) - written)
+        try:
+            # A TaskGroup (unlike gather) cancels the other writes when storage fails, before the client closes.
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(write(change)) for change in changes]
+        except* StateUnavailable as failures:
+            raise failures.exceptions[0] from None
+        written = sum(task.result() for task in tasks)
+        return ApplyResult(written, len(tasks) - written)
 
     async def run_failure(self) -> RunFailureState | None:
         """When the channels were last told that the monitor could not run, if they were."""
