@@ -7,11 +7,10 @@ shared.http_check validates the on-demand request and renders its answer.
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
 
-from shared.http_check import CheckRequest, handle_check
+from shared.http_check import CheckRequest, handle_check, query_parameters
 from shared.monitor import MonitorOutcome, run_monitor
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
@@ -40,5 +39,4 @@ async def check(req: func.HttpRequest) -> func.HttpResponse:
 
 def _query(req: func.HttpRequest) -> dict[str, list[str]]:
     # req.params keeps one value per name; the URL keeps repeated ?subscription=...&subscription=...
-    repeated = parse_qs(urlsplit(req.url).query, keep_blank_values=True)
-    return repeated or {name: [value] for name, value in req.params.items()}
+    return query_parameters(req.url) or {name: [value] for name, value in req.params.items()}
