@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from shared.clouds import find_cloud
 from shared.config import APP_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,6 +236,8 @@ def test_the_state_table_is_reached_by_identity_and_arm_by_the_clouds_own_endpoi
     assert "ARM_ENDPOINT" in left_to_default
     assert dotted(settings["STATE_TABLE_ENDPOINT"]) == "storage.outputs.tableEndpoint"
     assert settings["AZURE_CLOUD"] == {"function": {"type": "environment", "property_name": "name"}}
+    # environment().name is one of these in Azure's clouds; the monitor must know each.
+    assert all(find_cloud(name) for name in ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment"))
 
 
 def test_the_site_gets_exactly_the_settings_the_tests_read(tools: Tools) -> None:
