@@ -20,6 +20,8 @@ class Fault:
     malformed: bool = False
     code: str = ""
     message: str = ""
+    # Hold the answer this long first (a slow subscription); with status 200 the normal answer follows.
+    delay_seconds: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -31,6 +33,7 @@ class Fault:
             malformed=bool(data.get("malformed", False)),
             code=data.get("code", ""),
             message=data.get("message", ""),
+            delay_seconds=float(data.get("delaySeconds", 0.0)),
         )
 
 

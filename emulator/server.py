@@ -31,6 +31,7 @@ IDENTITY_API_VERSION = "2019-08-01"
 _GROUPS = re.compile(r"^/providers/Microsoft\.Management/managementGroups/?$", re.IGNORECASE)
 _GROUP = re.compile(r"^/providers/Microsoft\.Management/managementGroups/([^/]+)/?$", re.IGNORECASE)
 _SUBSCRIPTIONS = re.compile(r"^/subscriptions/?$", re.IGNORECASE)
+_PROVIDER = re.compile(r"^/providers/Microsoft\.Security/?$", re.IGNORECASE)
 _REGISTER = re.compile(r"^/subscriptions/([^/]+)/providers/([^/]+)/register/?$", re.IGNORECASE)
 _CONTACTS = re.compile(
     r"^/subscriptions/([^/]+)/providers/Microsoft\.Security/securityContacts(?:/([^/]+))?/?$", re.IGNORECASE
@@ -46,9 +47,13 @@ class Stats:
         self.log: list[tuple[float, str, str, int]] = []
         # (method, target) of every ARM request that is not a GET: a read-only client makes none.
         self.writes: list[tuple[str, str]] = []
+        # Bumped by reset, so answers still in flight from before it are not counted after it.
+        self.generation = 0
 
-    def record(self, route: str, target: str, status: int) -> None:
+    def record(self, route: str, target: str, status: int, generation: int | None = None) -> None:
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return  # a slow answer to a request made before the last reset
             self.calls[route] += 1
             self.log.append((time.monotonic(), route, target, status))
 
@@ -66,6 +71,7 @@ class Stats:
             self.connections = 0
             self.log.clear()
             self.writes.clear()
+            self.generation += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -275,7 +281,7 @@ class EmulatorServer:
             self.stats.wrote(method, target)
         # Recorded by _send_raw just before the answer leaves, so a client never sees
         # a response that the statistics do not yet include.
-        handler.arm_request = (self.stats, route, target)  # type: ignore[attr-defined]
+        handler.arm_request = (self.stats, route, target, self.stats.generation)  # type: ignore[attr-defined]
         self._answer_arm(handler, method, parts.path, parse_qs(parts.query), route, target)
 
     def _route_name(self, path: str) -> str:
@@ -289,6 +295,8 @@ class EmulatorServer:
             return "securityContacts"
         if _REGISTER.match(path):
             return "providers.register"
+        if _PROVIDER.match(path):
+            return "providers.get"
         return "unknown"
 
     def _answer_arm(
@@ -312,6 +320,10 @@ class EmulatorServer:
         if not known:
             return _arm_error(handler, 401, "InvalidAuthenticationToken", "The access token is invalid.")
         fault = self.faults.take(target)
+        if fault is not None and fault.delay_seconds:
+            time.sleep(fault.delay_seconds)
+            if fault.status == 200 and not fault.malformed:
+                fault = None
         if fault is not None:
             if fault.malformed:
                 return _send_raw(handler, fault.status, b'{"value": [ {"properties": ', "application/json")
@@ -341,6 +353,8 @@ class EmulatorServer:
         if route == "subscriptions.list":
             subs = [self.tenant.subscription_entry(s) for s in self.tenant.subscriptions.values() if not s.unlisted]
             return self._page(handler, subs, skip, path, api_version, "nextLink")
+        if route == "providers.get":
+            return _send_json(handler, 200, self.tenant.security_provider())
         if route == "securityContacts":
             match = _CONTACTS.match(path)
             assert match is not None
@@ -393,8 +407,10 @@ class EmulatorServer:
         skip: int,
         path: str,
     ) -> int:
-        if api_version not in self.tenant.contact_api_versions:
-            supported = ", ".join(self.tenant.contact_api_versions)
+        sub = self.tenant.subscriptions.get(subscription_id.lower())
+        offered = (sub.contact_api_versions if sub else None) or self.tenant.contact_api_versions
+        if api_version not in offered:
+            supported = ", ".join(offered)
             return _arm_error(
                 handler,
                 400,
@@ -402,7 +418,6 @@ class EmulatorServer:
                 f"No registered resource provider found for location 'global' and API version "
                 f"'{api_version}' for type 'securityContacts'. The supported api-versions are '{supported}'.",
             )
-        sub = self.tenant.subscriptions.get(subscription_id.lower())
         if sub is None:
             return _arm_error(
                 handler, 404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
@@ -477,8 +492,8 @@ def _send_raw(
 ) -> int:
     arm_request = getattr(handler, "arm_request", None)
     if arm_request is not None:
-        stats, route, target = arm_request
-        stats.record(route, target, status)
+        stats, route, target, generation = arm_request
+        stats.record(route, target, status, generation)
         handler.arm_request = None  # type: ignore[attr-defined]
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)

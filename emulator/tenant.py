@@ -80,6 +80,8 @@ class EmulatedSubscription:
     security_provider_registered: bool = True
     # Another tenant's subscription delegated to this one (Azure Lighthouse); None means the home tenant.
     home_tenant_id: str | None = None
+    # Contact api-versions this one subscription accepts, when it differs from the tenant's.
+    contact_api_versions: tuple[str, ...] | None = None
 
 
 class Tenant:
@@ -202,6 +204,17 @@ class Tenant:
                 "properties": properties,
             }
         ]
+
+    def security_provider(self) -> dict[str, Any]:
+        """GET /providers/Microsoft.Security: the provider's resource types and the api-versions each offers."""
+        return {
+            "id": "/providers/Microsoft.Security",
+            "namespace": "Microsoft.Security",
+            "resourceTypes": [
+                {"resourceType": "securityContacts", "locations": [], "apiVersions": list(self.contact_api_versions)},
+                {"resourceType": "pricings", "locations": [], "apiVersions": ["2024-01-01", "2023-01-01"]},
+            ],
+        }
 
     def group_summary(self, group: Group) -> dict[str, Any]:
         return {

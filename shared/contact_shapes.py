@@ -102,23 +102,18 @@ def _merge(total: _Accumulator, properties: dict[str, Any], api_version: str) ->
         _merge_2017(total, properties)
         return
     total.emails.extend(split_emails(properties.get("emails")))
-    off_reason = _master_switch_off(properties, api_version)
-    if off_reason:
-        # When the master switch is off nothing is sent at all, whatever the rest says.
-        total.switched_off.append(off_reason)
-        return
-    total.switched_on += 1
-
+    # Everything is read (and so type-checked) before the master switch is applied.
+    this = _Accumulator()
     sources = properties.get("notificationsSources")
     alerts = properties.get("alertNotifications")
     if sources is not None:
-        _merge_sources(total, sources)
+        _merge_sources(this, sources)
     elif alerts is not None:
         if not isinstance(alerts, dict):
             raise ContactShapeError("alertNotifications is not an object")
         if _is_on(alerts.get("state"), "alertNotifications.state"):
-            total.alerts_on = True
-            total.severities.append(_optional_text(alerts.get("minimalSeverity"), "minimalSeverity") or "")
+            this.alerts_on = True
+            this.severities.append(_optional_text(alerts.get("minimalSeverity"), "minimalSeverity") or "")
 
     by_role = properties.get("notificationsByRole")
     if by_role is not None:
@@ -130,8 +125,21 @@ def _merge(total: _Accumulator, properties: dict[str, Any], api_version: str) ->
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
             raise ContactShapeError("notificationsByRole.roles is not a list of role names")
         if _is_on(by_role.get("state"), "notificationsByRole.state"):
-            total.roles_on = True
-            total.roles.extend(roles)
+            this.roles_on = True
+            this.roles.extend(roles)
+
+    off_reason = _master_switch_off(properties, api_version)
+    if off_reason:
+        # When the master switch is off nothing is sent at all, whatever the rest says.
+        total.switched_off.append(off_reason)
+        return
+    total.switched_on += 1
+    total.alerts_on = total.alerts_on or this.alerts_on
+    total.severities.extend(this.severities)
+    total.roles_on = total.roles_on or this.roles_on
+    total.roles.extend(this.roles)
+    total.attack_paths_on = total.attack_paths_on or this.attack_paths_on
+    total.risk_levels.extend(this.risk_levels)
 
 
 def _master_switch_off(properties: dict[str, Any], api_version: str) -> str | None:

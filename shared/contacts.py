@@ -6,8 +6,9 @@ own pipeline (same credential, retry, logging) and normalised by contact_shapes.
 
 Where 2023-12-01-preview is not offered (a sovereign cloud, say), the first read
 of a run finds out and every other read goes straight to 2020-01-01-preview: the
-other reads wait for that one probe instead of each failing once. A single
-subscription that refuses the newer version falls back alone.
+other reads wait for that one probe instead of each failing once. Whether a
+refusal means the cloud or just that subscription is settled by the provider's
+own list of api-versions; a single odd subscription falls back alone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from azure.mgmt.security.aio import SecurityCenter
 
 from .api_versions import CONTACTS_FALLBACK
+from .api_versions import PROVIDERS as PROVIDERS_API_VERSION
 from .arm_errors import describe_response, error_fields
 from .arm_paging import ArmCallError, ArmReader
 from .contact_shapes import ContactShapeError, parse_contacts
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # What ARM says when a cloud or subscription does not offer an api-version or type.
 _UNSUPPORTED_API_CODES = {"noregisteredproviderfound", "invalidapiversionparameter", "invalidresourcetype"}
+# Of those, the codes that come from the provider's registration in the whole cloud, not from one subscription.
+_CLOUD_WIDE_CODES = {"noregisteredproviderfound", "invalidapiversionparameter"}
 _SUPPORTED_LIST = re.compile(r"supported (?:api-)?versions are '([^']*)'", re.IGNORECASE)
 MAX_CONTACT_PAGES = 100
 # Probes whose answer cannot tell whether the api-version exists (403, throttling...) before
@@ -42,10 +46,10 @@ class ContactReadError(MonitorError):
 
 
 class _UnsupportedApiVersion(Exception):
-    def __init__(self, description: str, offered_elsewhere: bool) -> None:
+    def __init__(self, description: str, cloud_wide: bool) -> None:
         super().__init__(description)
-        # ARM listed the version as supported, so it is this subscription that is odd.
-        self.offered_elsewhere = offered_elsewhere
+        # The cloud does not offer the version at all (rather than this one subscription being odd).
+        self.cloud_wide = cloud_wide
 
 
 class ContactReader:
@@ -77,7 +81,9 @@ class ContactReader:
         try:
             contact = await self._read_with(subscription_id, self._preferred)
         except _UnsupportedApiVersion as unsupported:
-            if not unsupported.offered_elsewhere:
+            # One refusal cannot tell an odd subscription from a cloud without the version, so the
+            # provider's own list of api-versions decides (a read that is not another failing probe).
+            if unsupported.cloud_wide and await self._offered_by_provider() is not True:
                 self._availability = "absent"
                 log.warning(
                     "security contacts api-version %s is not offered here (%s); using %s for this run",
@@ -94,6 +100,17 @@ class ContactReader:
         else:
             self._availability = "available"
         return contact
+
+    async def _offered_by_provider(self) -> bool | None:
+        """Whether Microsoft.Security lists the preferred version for securityContacts; None when unknown."""
+        try:
+            body = await self._reader.get_json(f"/providers/Microsoft.Security?api-version={PROVIDERS_API_VERSION}")
+            for resource_type in body.get("resourceTypes") or []:
+                if str(resource_type.get("resourceType", "")).lower() == "securitycontacts":
+                    return self._preferred in (resource_type.get("apiVersions") or [])
+        except (ArmCallError, AttributeError, TypeError):
+            log.debug("could not read Microsoft.Security's api-versions", exc_info=True)
+        return None
 
     def _count_inconclusive(self) -> None:
         self._inconclusive_probes += 1
@@ -141,7 +158,8 @@ class ContactReader:
             self.api_versions_used.add(api_version)
             return ContactSettings.provider_not_registered(api_version)
         if status == 400 and lowered in _UNSUPPORTED_API_CODES:
-            raise _UnsupportedApiVersion(description, _lists_as_supported(message, api_version))
+            cloud_wide = lowered in _CLOUD_WIDE_CODES and not _lists_as_supported(message, api_version)
+            raise _UnsupportedApiVersion(description, cloud_wide)
         if status == 404 and lowered == "subscriptionnotfound":
             description += " (the subscription may have moved to another tenant or been deleted)"
         raise ContactReadError(description)

@@ -3,12 +3,13 @@
 import asyncio
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 
 from emulator.faults import Fault
-from shared.azure_clients import build_credential
-from shared.checker import exit_code, run_check
+from shared.azure_clients import RETRY_COUNT, build_credential
+from shared.checker import exit_code, exit_reason, run_check
 from shared.errors import RunFailed
 from shared.models import Status
 from tests.conftest import TenantBuilder, good_contact, subscription_id
@@ -61,7 +62,8 @@ def test_the_json_report_has_the_documented_fields(emulator, use_tenant, check):
 
     document = json.loads(json.dumps(check().to_dict()))
 
-    assert set(document["summary"]) == {"pass", "fail", "error", "skipped", "total"}
+    assert set(document["summary"]) == {"pass", "fail", "error", "skipped", "total", "byRule"}
+    assert document["summary"]["byRule"] == {"contact-email": 1, "owner-notifications": 1}
     failing = next(s for s in document["subscriptions"] if s["subscriptionId"] == subscription_id(3))
     assert failing == {
         "subscriptionId": subscription_id(3),
@@ -74,9 +76,12 @@ def test_the_json_report_has_the_documented_fields(emulator, use_tenant, check):
                 "rule": "owner-notifications",
                 "message": "Notifications to subscription owners are turned off.",
                 "fix": failing["findings"][0]["fix"],
+                "severity": "medium",
+                "cis": ["v2.0 2.1.18", "v2.1 2.1.17", "v3.0 3.1.12", "v4.0 9.1.12", "v5.0 8.1.12"],
             }
         ],
         "reason": None,
+        "contactsApiVersion": "2023-12-01-preview",
     }
     denied = next(s for s in document["subscriptions"] if s["subscriptionId"] == subscription_id(4))
     assert "403 AuthorizationFailed" in denied["reason"]
@@ -150,7 +155,8 @@ def test_transient_failures_during_a_run_do_not_change_the_outcome(emulator, use
     for number in range(10):
         builder.subscription(number, "corp", good_contact())
     use_tenant(builder)
-    emulator.add_fault(Fault(match="securityContacts", status=429, times=5, retry_after=0.05))
+    # The first read probes the api-version alone, so it takes every 429: one fewer than the retries allowed.
+    emulator.add_fault(Fault(match="securityContacts", status=429, times=RETRY_COUNT, retry_after=0.05))
     emulator.add_fault(Fault(match="/subscriptions\\?", status=500, times=1, retry_after=0))
 
     report = check()
@@ -190,3 +196,117 @@ def test_tokens_are_requested_for_the_configured_clouds_arm_audience(emulator, u
     check(AZURE_CLOUD="AzureChinaCloud")
 
     assert emulator.issued_audiences() == {"https://management.chinacloudapi.cn"}
+
+
+def test_every_result_records_the_contacts_api_version_that_judged_it(emulator, use_tenant, check):
+    builder = mixed_tenant()
+    builder.tenant.subscriptions[subscription_id(3)].contact_api_versions = ("2020-01-01-preview",)
+    use_tenant(builder)
+
+    versions = {r.subscription.subscription_id: r.api_version for r in check().results}
+
+    assert versions[subscription_id(1)] == "2023-12-01-preview"
+    assert versions[subscription_id(3)] == "2020-01-01-preview"
+    assert versions[subscription_id(4)] is None  # could not be read
+    assert versions[subscription_id(5)] is None  # skipped
+
+
+def test_nested_subscriptions_are_all_checked_on_a_tenant_typed_like_live_arm(emulator, use_tenant, check):
+    builder = mixed_tenant()
+    assert builder.tenant.group_child_type == "/providers/Microsoft.Management/managementGroups"
+    use_tenant(builder)
+
+    report = check()
+
+    assert len(report.results) == 6
+    assert report.summary["pass"] == 1
+
+
+def test_a_listed_subscription_outside_the_tree_is_an_error_not_left_out(emulator, use_tenant, check):
+    builder = mixed_tenant()
+    builder.subscription(7, "corp", good_contact(), hidden_from_tree=True)
+    use_tenant(builder)
+
+    report = check()
+
+    missing = next(r for r in report.results if r.subscription.subscription_id == subscription_id(7))
+    assert missing.status is Status.ERROR
+    assert missing.reason.startswith("not found in the management-group tree")
+    assert exit_code(report) == 2
+
+
+def test_a_subscription_without_defender_fails_with_an_explanation_and_nothing_is_written(emulator, use_tenant, check):
+    builder = TenantBuilder()
+    builder.subscription(1, "corp", good_contact(), security_provider_registered=False)
+    use_tenant(builder)
+
+    (result,) = check().results
+
+    assert result.status is Status.FAIL
+    assert "not registered" in result.findings[0].message
+    assert "az provider register --namespace Microsoft.Security" in result.findings[0].fix
+    assert emulator.stats.snapshot()["writes"] == []
+
+
+def test_a_slow_subscription_is_an_error_before_the_deadline_and_the_report_still_comes(
+    emulator, use_tenant, settings_for
+):
+    builder = TenantBuilder()
+    for number in range(4):
+        builder.subscription(number, "corp", good_contact())
+    use_tenant(builder)
+    emulator.add_fault(Fault(match=f"{subscription_id(2)}/providers", status=200, delay_seconds=3, times=None))
+    settings = replace(settings_for(), run_timeout_seconds=1)
+
+    async def run():
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
+
+    report = asyncio.run(run())
+
+    slow = next(r for r in report.results if r.subscription.subscription_id == subscription_id(2))
+    assert slow.status is Status.ERROR
+    assert slow.reason == "not checked before the deadline: the run's 1 s (RUN_TIMEOUT_SECONDS) ran out"
+    assert report.summary["pass"] == 3
+
+
+def test_each_subscription_has_its_own_budget_within_the_run(emulator, use_tenant, settings_for, monkeypatch):
+    monkeypatch.setattr("shared.checker.SUBSCRIPTION_BUDGET_SECONDS", 0.5)
+    builder = TenantBuilder()
+    for number in range(3):
+        builder.subscription(number, "corp", good_contact())
+    use_tenant(builder)
+    emulator.add_fault(Fault(match=f"{subscription_id(1)}/providers", status=200, delay_seconds=2, times=None))
+    settings = settings_for()
+
+    async def run():
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
+
+    report = asyncio.run(run())
+
+    assert statuses(report) == {subscription_id(0): "pass", subscription_id(1): "error", subscription_id(2): "pass"}
+    slow = next(r for r in report.results if r.status is Status.ERROR)
+    assert slow.reason == "not checked before the deadline: no answer within the 0.5 s allowed per subscription"
+
+
+def test_a_run_that_only_skipped_is_not_all_clear(emulator, use_tenant, check):
+    builder = TenantBuilder()
+    builder.subscription(1, "corp", good_contact())
+    use_tenant(builder)
+
+    report = check(EXCLUDE_SUBSCRIPTION_IDS=subscription_id(1))
+
+    assert report.summary["skipped"] == 1
+    assert exit_code(report) == 2
+    assert exit_reason(report) == "no subscription was checked: all 1 were skipped or excluded"
+
+
+def test_the_report_counts_arm_requests_and_duration(emulator, use_tenant, check):
+    use_tenant(mixed_tenant())
+
+    report = check()
+
+    assert report.stats.arm_requests == emulator.stats.snapshot()["armCalls"]
+    assert report.stats.duration_seconds > 0
+    assert report.to_dict()["run"]["armRequests"] == report.stats.arm_requests

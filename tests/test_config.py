@@ -20,10 +20,10 @@ def test_an_empty_environment_gives_the_documented_defaults():
     settings = load_settings({})
 
     assert settings.management_group_ids == ()
-    assert settings.require_contact_email is True
-    assert settings.require_alert_notifications is True
+    assert settings.enabled_rules == {"contact-email", "alert-notifications", "owner-notifications"}
     assert settings.min_alert_severity == "High"
-    assert settings.require_owner_notifications is True
+    assert settings.min_attack_path_risk == "High"
+    assert settings.run_timeout_seconds == 540
     assert settings.allowed_email_domains == ()
     assert settings.arm_endpoint == "https://management.azure.com"
     assert settings.cloud.credential_scope == "https://management.azure.com/.default"
@@ -46,8 +46,7 @@ def test_subscription_ids_are_compared_case_insensitively():
 def test_switches_accept_common_spellings():
     settings = load_settings({"REQUIRE_ALERT_NOTIFICATIONS": "off", "REQUIRE_OWNER_NOTIFICATIONS": "No"})
 
-    assert settings.require_alert_notifications is False
-    assert settings.require_owner_notifications is False
+    assert settings.enabled_rules == {"contact-email"}
 
 
 def test_minimal_severity_is_case_insensitive():
@@ -128,3 +127,19 @@ def test_command_line_scope_is_validated_like_the_environment():
         load_settings({}).with_overrides(None, ["12345"])
 
     assert "--subscription" in raised.value.problems[0]
+
+
+@pytest.mark.parametrize("value", ["0", "4", "3601", "ten", "1.5"])
+def test_the_run_timeout_must_be_whole_seconds_in_range(value):
+    assert any("RUN_TIMEOUT_SECONDS" in problem for problem in problems_for(RUN_TIMEOUT_SECONDS=value))
+
+
+def test_the_run_timeout_is_read():
+    assert load_settings({"RUN_TIMEOUT_SECONDS": "60"}).run_timeout_seconds == 60
+
+
+def test_a_command_line_subscription_that_is_also_excluded_is_a_conflict():
+    settings = load_settings({"EXCLUDE_SUBSCRIPTION_IDS": SUB_A})
+
+    with pytest.raises(ConfigError, match="--subscription and EXCLUDE_SUBSCRIPTION_IDS both name " + SUB_A):
+        settings.with_overrides(subscription_ids=[SUB_A.upper()])

@@ -8,6 +8,7 @@ from emulator.faults import Fault
 from emulator.tenant import API_2017, API_2020, API_2023
 from shared.azure_clients import AzureClients, build_credential
 from shared.contacts import ContactReader, ContactReadError
+from shared.models import ContactState
 from tests.conftest import TenantBuilder, good_contact
 
 
@@ -68,14 +69,141 @@ def test_where_2023_is_not_offered_the_reader_falls_back_to_2020_once(emulator, 
 def test_a_subscription_without_contacts_is_not_configured(emulator, use_tenant, read_one):
     sub = one_subscription(use_tenant, contact=None)
 
-    assert read_one(sub).configured is False
+    contact = read_one(sub)
+
+    assert contact.state is ContactState.NOT_CONFIGURED
 
 
-def test_a_404_for_the_contact_list_means_not_configured(emulator, use_tenant, read_one):
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("ResourceNotFound", "The resource was not found."), ("NotFound", "Security contact 'default' was not found.")],
+)
+def test_a_404_that_means_no_contact_resource_is_not_configured(emulator, use_tenant, read_one, code, message):
     sub = one_subscription(use_tenant)
-    emulator.add_fault(Fault(match="securityContacts", status=404, code="NotFound", times=1))
+    emulator.add_fault(Fault(match="securityContacts", status=404, code=code, message=message, times=1))
 
-    assert read_one(sub).configured is False
+    contact = read_one(sub)
+
+    assert contact.state is ContactState.NOT_CONFIGURED
+    assert contact.api_version == API_2023
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("SubscriptionNotFound", "The subscription 'x' could not be found."),
+        ("NotFound", "The requested path does not exist."),
+        ("", ""),
+    ],
+)
+def test_any_other_404_is_an_error_not_a_verdict(emulator, use_tenant, read_one, code, message):
+    sub = one_subscription(use_tenant)
+    emulator.add_fault(Fault(match="securityContacts", status=404, code=code, message=message, times=1))
+
+    with pytest.raises(ContactReadError, match="HTTP 404"):
+        read_one(sub)
+
+
+def test_a_subscription_that_arm_does_not_know_is_an_error_with_a_hint(emulator, use_tenant, read_one):
+    one_subscription(use_tenant)
+
+    with pytest.raises(ContactReadError, match=r"SubscriptionNotFound.*moved to another tenant or been deleted"):
+        read_one("99999999-0000-4000-8000-000000000000")
+
+
+def test_an_unregistered_security_provider_is_a_verdict_and_nothing_is_ever_written(emulator, use_tenant, read_one):
+    sub = one_subscription(use_tenant, security_provider_registered=False)
+
+    contact = read_one(sub)
+
+    assert contact.state is ContactState.PROVIDER_NOT_REGISTERED
+    assert emulator.stats.snapshot()["writes"] == []
+    assert [entry[3] for entry in contact_requests(emulator)] == [409]
+
+
+def test_where_2023_is_not_offered_concurrent_reads_make_one_failing_probe(emulator, use_tenant, settings_for):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(40)]
+    builder.tenant.contact_api_versions = (API_2017, API_2020)
+    use_tenant(builder)
+
+    async def read_concurrently():
+        settings = settings_for()
+        async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
+            reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            return await asyncio.gather(*(reader.read(sub) for sub in subs))
+
+    contacts = asyncio.run(read_concurrently())
+
+    assert {c.api_version for c in contacts} == {API_2020}
+    refused = [entry for entry in contact_requests(emulator) if f"api-version={API_2023}" in entry[2]]
+    assert len(refused) == 1
+    assert len(contact_requests(emulator)) == 41
+
+
+def test_one_subscription_refusing_2023_falls_back_alone(emulator, use_tenant, read_all):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(4)]
+    builder.tenant.subscriptions[subs[2]].contact_api_versions = (API_2017, API_2020)
+    use_tenant(builder)
+
+    contacts, reader = read_all(subs)
+
+    assert [c.api_version for c in contacts] == [API_2023, API_2023, API_2020, API_2023]
+    assert reader.api_versions_used == {API_2020, API_2023}
+
+
+def test_a_subscription_refusing_the_type_does_not_switch_the_run(emulator, use_tenant, read_all):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(3)]
+    use_tenant(builder)
+    emulator.add_fault(
+        Fault(
+            match=f"{subs[0]}/providers/Microsoft.Security/securityContacts\\?api-version={API_2023}",
+            status=400,
+            code="InvalidResourceType",
+            message="The resource type could not be found.",
+            times=1,
+        )
+    )
+
+    contacts, _ = read_all(subs)
+
+    assert [c.api_version for c in contacts] == [API_2020, API_2023, API_2023]
+
+
+def test_a_long_retry_after_is_capped(emulator, use_tenant, read_one, monkeypatch):
+    monkeypatch.setattr("shared.azure_clients.RETRY_AFTER_CAP_SECONDS", 0.2)
+    sub = one_subscription(use_tenant)
+    emulator.add_fault(Fault(match="securityContacts", status=429, times=1, retry_after=45))
+
+    assert read_one(sub).configured
+    first, second = contact_requests(emulator)
+    assert 0.15 <= second[0] - first[0] < 5
+
+
+def test_throttling_is_retried_exactly_the_configured_number_of_times(emulator, use_tenant, read_one):
+    from shared.azure_clients import RETRY_COUNT
+
+    sub = one_subscription(use_tenant)
+    emulator.add_fault(Fault(match="securityContacts", status=503, times=None, retry_after=0.01))
+
+    with pytest.raises(ContactReadError, match="HTTP 503"):
+        read_one(sub)
+    assert len(contact_requests(emulator)) == RETRY_COUNT + 1
+
+
+def test_a_next_link_to_another_host_is_an_error_and_is_not_followed(emulator, use_tenant, read_one):
+    builder = TenantBuilder()
+    items = [{"name": f"c{n}", "properties": {"emails": f"team{n}@contoso.com", "isEnabled": True}} for n in range(3)]
+    sub = builder.subscription(1, raw_contacts={API_2023: items})
+    builder.tenant.page_size = 2
+    builder.tenant.next_link_host = "evil.example"
+    use_tenant(builder)
+
+    with pytest.raises(ContactReadError, match=r"refused to follow a link to https://evil\.example"):
+        read_one(sub)
+    assert len(contact_requests(emulator)) == 1
 
 
 def test_contact_lists_are_followed_across_pages(emulator, use_tenant, read_one):
