@@ -27,6 +27,11 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Mutation testing of the rule and parsing modules (slow; not part of `make test`). See docs in README.
+mutation: $(VENV)/.installed tools
+	$(VENV)/bin/mutmut run
+	$(VENV)/bin/mutmut results
+
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_check.py
 
