@@ -57,7 +57,10 @@ def describe_exception(error: Exception) -> str:
     # Transport failures (DNS, TLS, timeouts) and credential failures: the first line is the useful part.
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     first_line = clean_message(first_line)
-    return f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    text = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    if isinstance(error, ClientAuthenticationError) and error.status_code is None:
+        text += " (no usable Azure credential: sign in with `az login`, or check the managed identity)"
+    return text
 
 
 def error_code(body: bytes | str | None) -> str:

@@ -120,3 +120,6 @@ def _configure_logging(verbose: bool) -> None:
     )
     # The SDK logs every request at INFO; ours is the useful summary.
     logging.getLogger("azure").setLevel(logging.WARNING)
+    if not verbose:
+        # azure-identity explains a failed sign-in over a dozen lines; the error line says it in one (-v shows all).
+        logging.getLogger("azure.identity").setLevel(logging.ERROR)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,59 @@ def test_demo_runs_a_real_check_against_the_sample_tenant():
     counts = {key: report["summary"][key] for key in ("pass", "fail", "error", "skipped", "total")}
     assert counts == {"pass": 3, "fail": 5, "error": 1, "skipped": 1, "total": 10}
     assert "`check` would exit with 2" in finished.stderr
+
+
+def one_line_error(captured: str) -> str:
+    assert "Traceback" not in captured
+    errors = [line for line in captured.splitlines() if line.startswith("error: ")]
+    assert errors, captured
+    return errors[0]
+
+
+def test_an_unreadable_ca_bundle_exits_2_with_a_short_message(tenant_with, capsys, monkeypatch, tmp_path):
+    tenant_with(good_contact())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing-ca.pem"))
+
+    assert main(["check"]) == 2
+    assert "REQUESTS_CA_BUNDLE" in one_line_error(capsys.readouterr().err)
+
+
+def test_a_refused_connection_exits_2_with_a_short_message(tenant_with, capsys, monkeypatch):
+    tenant_with(good_contact())
+    monkeypatch.setattr("shared.azure_clients.RETRY_BACKOFF_FACTOR", 0.01)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("ARM_ENDPOINT", f"https://127.0.0.1:{port}")
+
+    assert main(["check"]) == 2
+    assert "ServiceRequestError" in one_line_error(capsys.readouterr().err)
+
+
+def test_an_unavailable_credential_exits_2_with_a_short_message(tenant_with, capsys, monkeypatch):
+    tenant_with(good_contact())
+    monkeypatch.setenv("IDENTITY_HEADER", "not-the-header-the-endpoint-expects")
+    monkeypatch.setattr("shared.azure_clients.RETRY_BACKOFF_FACTOR", 0.01)
+
+    assert main(["check"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "could not list management groups" in line
+    assert "not-the-header" not in line
+
+
+def test_a_run_that_only_skipped_exits_2_and_says_so(tenant_with, capsys, monkeypatch):
+    tenant_with(good_contact())
+    monkeypatch.setenv("EXCLUDE_SUBSCRIPTION_IDS", subscription_id(0))
+
+    assert main(["check"]) == 2
+    assert (
+        one_line_error(capsys.readouterr().err) == "error: no subscription was checked: all 1 were skipped or excluded"
+    )
+
+
+def test_a_subscription_option_that_is_also_excluded_exits_2(tenant_with, capsys, monkeypatch):
+    tenant_with(good_contact(), good_contact())
+    monkeypatch.setenv("EXCLUDE_SUBSCRIPTION_IDS", subscription_id(0))
+
+    assert main(["check", "--subscription", subscription_id(0)]) == 2
+    assert "--subscription and EXCLUDE_SUBSCRIPTION_IDS both name" in capsys.readouterr().err
