@@ -70,11 +70,19 @@ async def run_monitor(
     started = time.monotonic()
     summary: dict[str, object] = {"event": SUMMARY_EVENT, "trigger": trigger, "notify": notify}
     try:
-        settings = load_settings(environ).with_overrides(list(management_group_ids), list(subscription_ids))
+        settings = load_settings(environ)
     except ConfigError as error:
-        _log_summary(summary, started, outcome="failed", reason=f"{len(error.problems)} invalid settings")
+        summary["problems"] = error.problems
+        _log_summary(summary, started, outcome="failed", reason="invalid app settings")
         if notify:
             await _announce_run_failure_with_partial_settings(environ, str(error), clock())
+        raise
+    try:
+        # The caller's scope (HTTP check); a scope the settings rule out is the caller's mistake, not announced.
+        settings = settings.with_overrides(list(management_group_ids), list(subscription_ids))
+    except ConfigError as error:
+        summary["problems"] = error.problems
+        _log_summary(summary, started, outcome="rejected", reason="requested scope conflicts with the settings")
         raise
     credential = credential or build_credential(settings)
     try:

@@ -489,6 +489,18 @@ def test_a_run_failure_is_a_502_with_the_reason_and_not_announced_when_notify_is
     assert counts(hooks) == {"teams": 0, "slack": 0}
 
 
+def test_asking_to_notify_about_an_excluded_subscription_is_a_400_and_posts_nothing(
+    app_settings, use_tenant, hooks, monkeypatch
+):
+    use_tenant(four_subscriptions())
+    monkeypatch.setenv("EXCLUDE_SUBSCRIPTION_IDS", subscription_id(2))
+
+    response = call_http("GET", f"?subscription={subscription_id(2)}&notify=true")
+
+    assert response.status_code == 400
+    assert counts(hooks) == {"teams": 0, "slack": 0}  # the caller's mistake is not a monitor failure
+
+
 def test_invalid_app_settings_are_a_503_listing_the_problems(app_settings, monkeypatch):
     monkeypatch.setenv("REMIND_AFTER_HOURS", "never")
 
