@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from html import escape
 
-from .models import Report, Status, SubscriptionResult
+from .models import Finding, Report, Status, SubscriptionResult
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #1f2328;
@@ -145,10 +145,14 @@ def _details(result: SubscriptionResult, fixes: dict[tuple[str, str], str]) -> s
     items = [
         f'<li><a href="#{fixes[(finding.rule, finding.fix)]}"><code>{escape(finding.rule)}</code></a> '
         f"{escape(finding.message)} "
-        f'<span class="severity">({escape(finding.severity)})</span></li>'
+        f'<span class="severity">({escape(_rating(finding))})</span></li>'
         for finding in result.findings
     ]
     return "<ul>" + "".join(items) + "</ul>"
+
+
+def _rating(finding: Finding) -> str:
+    return ", ".join((finding.severity, *(f"CIS {control}" for control in finding.cis)))
 
 
 def _fixes(results: Iterable[SubscriptionResult]) -> dict[tuple[str, str], str]:

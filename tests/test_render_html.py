@@ -121,6 +121,13 @@ def test_findings_link_to_their_fix_listed_once_and_reasons_are_shown():
     assert "403 AuthorizationFailed" in report_to_html(sample_report())
 
 
+def test_findings_show_their_severity_and_cis_controls():
+    finding = Finding("contact-email", "No contact.", "Set an email.", "high", ("2.1.19", "2.1.20"))
+    report = Report(("corp",), (result("a", Status.FAIL, findings=(finding,)),), "2026-11-26T07:00:00+00:00")
+
+    assert '<span class="severity">(high, CIS 2.1.19, CIS 2.1.20)</span>' in report_to_html(report)
+
+
 def test_subscriptions_outside_any_group_still_get_a_table():
     report = Report(("corp",), (result("", Status.ERROR, (), reason="not found"),), "2026-11-26T07:00:00+00:00")
 
