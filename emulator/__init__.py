@@ -11,6 +11,7 @@ from pathlib import Path
 from .server import EmulatorServer
 from .tenant import Tenant
 
-SAMPLE_SCENARIO = Path(__file__).parent / "scenarios" / "sample.json"
+SCENARIOS = Path(__file__).parent / "scenarios"
+SAMPLE_SCENARIO = SCENARIOS / "sample.json"
 
-__all__ = ["SAMPLE_SCENARIO", "EmulatorServer", "Tenant"]
+__all__ = ["SAMPLE_SCENARIO", "SCENARIOS", "EmulatorServer", "Tenant"]

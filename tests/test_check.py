@@ -310,3 +310,25 @@ def test_the_report_counts_arm_requests_and_duration(emulator, use_tenant, check
     assert report.stats.arm_requests == emulator.stats.snapshot()["armCalls"]
     assert report.stats.duration_seconds > 0
     assert report.to_dict()["run"]["armRequests"] == report.stats.arm_requests
+
+
+def test_the_spec_shapes_scenario_reads_like_the_specs_examples(emulator, use_tenant, check):
+    from emulator import SCENARIOS
+    from emulator.tenant import SPEC_GROUP_CHILD_TYPE, Tenant
+
+    tenant = Tenant.from_file(SCENARIOS / "spec-shapes.json")
+    assert tenant.group_child_type == SPEC_GROUP_CHILD_TYPE
+    emulator.tenant = tenant
+
+    report = check()
+
+    by_name = {r.subscription.display_name: r for r in report.results}
+    assert by_name["prod-web"].status is Status.PASS
+    assert by_name["prod-web"].api_version == "2020-01-01-preview"
+    assert by_name["prod-web"].subscription.management_group_path == ("Tenant Root Group", "Fabrikam", "Production")
+    assert [f.rule for f in by_name["prod-data"].findings] == ["contact-email"]
+    assert "separate several addresses with ';'" in by_name["prod-data"].findings[0].message
+    assert by_name["shared-services"].status is Status.FAIL
+    refused = [e for e in emulator.stats.log if e[1] == "securityContacts" and "2023-12-01-preview" in e[2]]
+    assert len(refused) == 1
+    assert emulator.stats.snapshot()["writes"] == []
