@@ -6,6 +6,7 @@ shared.http_check validates the on-demand request and renders its answer.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import azure.functions as func
@@ -14,6 +15,8 @@ from shared.http_check import CheckRequest, handle_check, query_parameters
 from shared.monitor import MonitorOutcome, run_monitor
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+# The Azure SDKs log every HTTP request at INFO: thousands of traces a run that would bury the run summary.
+logging.getLogger("azure").setLevel(logging.WARNING)
 
 
 @app.timer_trigger(schedule="%CHECK_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)

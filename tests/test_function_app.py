@@ -163,6 +163,11 @@ def test_host_json_gives_the_run_deadline_and_delivery_room_within_the_function_
     assert "Trace" in logging_settings["applicationInsights"]["samplingSettings"]["excludedTypes"].split(";")
 
 
+def test_the_sdks_request_logging_stays_out_of_application_insights():
+    # Only the app's own INFO lines (the run summary) reach the host; the SDKs' per-request lines do not.
+    assert logging.getLogger("azure.core.pipeline.policies.http_logging_policy").getEffectiveLevel() == logging.WARNING
+
+
 # -- the timer ------------------------------------------------------------------------------------
 
 
