@@ -108,6 +108,7 @@ async def run_mode(mode: str, settings) -> int:
 
 async def naive_check(settings, credential) -> int:
     """What a first script usually does: visit each group, then each subscription, one call at a time."""
+    from shared.arm_paging import ArmReader
     from shared.azure_clients import AzureClients
     from shared.contacts import ContactReader
     from shared.hierarchy import find_root_group_id
@@ -116,7 +117,7 @@ async def naive_check(settings, credential) -> int:
     checked = 0
     async with AzureClients.create(settings, credential) as clients:
         reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
-        pending = [await find_root_group_id(clients.groups)]
+        pending = [await find_root_group_id(ArmReader(clients.groups.send_request, settings.arm_endpoint))]
         while pending:
             group = await clients.groups.management_groups.get(pending.pop(), expand="children")
             for child in group.properties.children or []:
