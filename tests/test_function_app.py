@@ -357,6 +357,21 @@ def test_a_run_that_cannot_read_its_scope_is_announced_once_per_reminder_period_
     assert counts(hooks) == {"teams": 3, "slack": 3}
 
 
+def test_an_identity_that_cannot_get_a_token_fails_the_run_and_is_announced(
+    app_settings, use_tenant, hooks, monkeypatch, summaries
+):
+    use_tenant(four_subscriptions())
+    monkeypatch.setenv("IDENTITY_HEADER", "not-the-emulators-secret")
+
+    with pytest.raises(RunFailed, match="token") as raised:
+        run_timer()
+
+    assert counts(hooks) == {"teams": 1, "slack": 1}
+    assert "could not run" in posted(hooks)[0]
+    assert summaries()[0]["outcome"] == "failed"
+    assert "not-the-emulators-secret" not in str(raised.value) + posted(hooks)[0]
+
+
 def test_invalid_settings_fail_the_run_and_still_reach_the_channels(app_settings, hooks, monkeypatch):
     monkeypatch.setenv("CHECK_CONCURRENCY", "lots")
     monkeypatch.setenv("REMIND_AFTER_HOURS", "0")
