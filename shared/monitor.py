@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.identity.aio import DefaultAzureCredential
@@ -31,7 +30,7 @@ from .clouds import CLOUDS, find_cloud
 from .config import Settings, load_settings
 from .errors import ConfigError, MonitorError
 from .models import AlertKind, Report
-from .notify import deliver_batch, deliver_run_failure
+from .notify import DeliveryResult, deliver_batch, deliver_run_failure
 from .notify.settings import NotifySettings, load_notify_settings
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ class MonitorOutcome:
     report: Report
     decision: Decision | None
     # One per configured channel; empty when nothing was posted.
-    deliveries: tuple[Any, ...] = ()
+    deliveries: tuple[DeliveryResult, ...] = ()
     state_advanced: bool = False
     conflicts: int = 0
     summary: Mapping[str, object] = field(default_factory=dict)
@@ -135,7 +134,7 @@ async def _monitored(
 @dataclass(frozen=True)
 class _Alerted:
     decision: Decision
-    deliveries: tuple[Any, ...]
+    deliveries: tuple[DeliveryResult, ...]
     confirmed: bool
     advanced: bool
     conflicts: int
@@ -173,7 +172,7 @@ async def _alert(settings: Settings, report: Report, credential: AsyncTokenCrede
     return _Alerted(decision, deliveries, confirmed, advanced, conflicts, state_error)
 
 
-async def _deliver(decision: Decision, notify_settings: NotifySettings) -> list[Any]:
+async def _deliver(decision: Decision, notify_settings: NotifySettings) -> list[DeliveryResult]:
     if not notify_settings.channels:
         log.warning("no chat channel configured (TEAMS_WEBHOOK_URL, SLACK_WEBHOOK_URL): nothing posted")
         return []
