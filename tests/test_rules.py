@@ -9,6 +9,7 @@ from shared.config import APP_SETTINGS, load_settings
 from shared.errors import ConfigError
 from shared.models import ContactSettings, ContactState
 from shared.rules import RULES, RULES_BY_ID, evaluate, rules_table
+from shared.rules.base import RULE_SEVERITIES
 
 EMAIL, ALERTS, OWNER, ATTACK = (
     "contact-email",
@@ -44,7 +45,7 @@ def test_the_registry_declares_every_rule_with_its_metadata():
     assert [rule.id for rule in RULES] == [EMAIL, ALERTS, OWNER, ATTACK]
     for rule in RULES:
         assert rule.title and rule.fix and rule.cis
-        assert rule.severity in ("high", "medium", "low")
+        assert rule.severity in RULE_SEVERITIES
         assert rule.setting.startswith("REQUIRE_")
         assert rule.setting in APP_SETTINGS
 
@@ -81,7 +82,7 @@ def test_an_unconfigured_subscription_gets_one_finding_that_explains_the_owner_d
 
     assert [f.rule for f in findings] == [EMAIL]
     assert "No security contact" in findings[0].message
-    assert "owners' default emails" in findings[0].message
+    assert "default emails to the subscription owners" in findings[0].message
 
 
 def test_an_unconfigured_subscriptions_owner_default_is_judged_against_the_required_severity():

@@ -11,8 +11,6 @@ from .base import WHERE, Rule, nothing_is_sent
 if TYPE_CHECKING:
     from ..config import Settings
 
-SEVERITIES = ("Low", "Medium", "High")
-
 
 def check(contact: ContactSettings, settings: Settings) -> list[str]:
     off = nothing_is_sent(contact)

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 WHERE = "Defender for Cloud > Environment settings > <subscription> > Email notifications"
-SEVERITIES = ("high", "medium", "low")
+# How bad a rule's failure is, most severe first.
+RULE_SEVERITIES = ("high", "medium", "low")
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ def check(contact: ContactSettings, settings: Settings) -> list[str]:
         ]
     if contact.state is ContactState.NOT_CONFIGURED:
         return [
-            "No security contact is configured; only the subscription owners' default emails "
-            "(high-severity alerts) go out, and nobody in security hears about anything."
+            "No security contact is configured: only Defender for Cloud's default emails to the subscription "
+            "owners (high-severity alerts) go out, and no security mailbox is told anything."
         ]
     if not contact.emails:
         return ["The security contact has no email address."]
