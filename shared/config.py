@@ -17,6 +17,7 @@ from .clouds import CLOUDS, Cloud, find_cloud
 from .errors import ConfigError
 from .notify.settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
 from .rules import RULES
+from .setting_values import choice, flag, whole_number
 
 SEVERITIES = ("Low", "Medium", "High")
 RISK_LEVELS = ("Low", "Medium", "High", "Critical")
@@ -51,8 +52,6 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # Management group ids: letters, digits, '-', '_', '(', ')', '.'; at most 90 characters.
 _GROUP_ID = re.compile(r"^[A-Za-z0-9\-_().]{1,90}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 class ScopeOverrideError(ConfigError):
@@ -149,18 +148,28 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         include_subscription_ids=include,
         exclude_subscription_ids=exclude,
         enabled_rules=frozenset(
-            rule.id for rule in RULES if _flag(environ, rule.setting, rule.enabled_by_default, problems)
+            rule.id for rule in RULES if flag(text(rule.setting), rule.setting, rule.enabled_by_default, problems)
         ),
-        min_alert_severity=_choice(text("MIN_ALERT_SEVERITY"), "MIN_ALERT_SEVERITY", SEVERITIES, "High", problems),
-        min_attack_path_risk=_choice(
+        min_alert_severity=choice(text("MIN_ALERT_SEVERITY"), "MIN_ALERT_SEVERITY", SEVERITIES, "High", problems),
+        min_attack_path_risk=choice(
             text("MIN_ATTACK_PATH_RISK"), "MIN_ATTACK_PATH_RISK", RISK_LEVELS, "High", problems
         ),
         allowed_email_domains=_domains(text("ALLOWED_EMAIL_DOMAINS"), problems),
-        concurrency=_concurrency(text("CHECK_CONCURRENCY"), problems),
+        concurrency=whole_number(
+            text("CHECK_CONCURRENCY"), "CHECK_CONCURRENCY", 1, MAX_CONCURRENCY, Settings.concurrency, problems
+        ),
         cloud=cloud,
         arm_endpoint=arm_endpoint,
         contacts_api_version=api_version,
-        run_timeout_seconds=_run_timeout(text("RUN_TIMEOUT_SECONDS"), problems),
+        run_timeout_seconds=whole_number(
+            text("RUN_TIMEOUT_SECONDS"),
+            "RUN_TIMEOUT_SECONDS",
+            MIN_RUN_TIMEOUT_SECONDS,
+            MAX_RUN_TIMEOUT_SECONDS,
+            DEFAULT_RUN_TIMEOUT_SECONDS,
+            problems,
+            unit="seconds",
+        ),
         state=load_state_settings(environ, problems),
         notify=load_notify_settings(environ, cloud, problems),
     )
@@ -171,44 +180,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 def _split(value: str) -> list[str]:
     return [item for item in re.split(r"[,;\s]+", value) if item]
-
-
-def _flag(environ: Mapping[str, str], name: str, default: bool, problems: list[str]) -> bool:
-    value = environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    problems.append(f"{name}={value!r} must be true or false")
-    return default
-
-
-def _choice(value: str, name: str, choices: tuple[str, ...], default: str, problems: list[str]) -> str:
-    if not value:
-        return default
-    canonical = {choice.lower(): choice for choice in choices}.get(value.lower())
-    if canonical is None:
-        problems.append(f"{name}={value!r} must be one of {', '.join(choices)}")
-        return default
-    return canonical
-
-
-def _run_timeout(value: str, problems: list[str]) -> int:
-    if not value:
-        return DEFAULT_RUN_TIMEOUT_SECONDS
-    try:
-        seconds = int(value)
-    except ValueError:
-        seconds = 0
-    if not MIN_RUN_TIMEOUT_SECONDS <= seconds <= MAX_RUN_TIMEOUT_SECONDS:
-        problems.append(
-            f"RUN_TIMEOUT_SECONDS={value!r} must be a whole number of seconds from {MIN_RUN_TIMEOUT_SECONDS} "
-            f"to {MAX_RUN_TIMEOUT_SECONDS}"
-        )
-        return DEFAULT_RUN_TIMEOUT_SECONDS
-    return seconds
 
 
 def _subscription_ids(value: str, name: str, problems: list[str]) -> frozenset[str]:
@@ -234,19 +205,6 @@ def _domains(value: str, problems: list[str]) -> tuple[str, ...]:
     if bad:
         problems.append(f"ALLOWED_EMAIL_DOMAINS has values that are not domain names: {', '.join(bad)}")
     return tuple(dict.fromkeys(item for item in domains if _DOMAIN.match(item)))
-
-
-def _concurrency(value: str, problems: list[str]) -> int:
-    if not value:
-        return Settings.concurrency
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if not 1 <= number <= MAX_CONCURRENCY:
-        problems.append(f"CHECK_CONCURRENCY={value!r} must be a whole number from 1 to {MAX_CONCURRENCY}")
-        return Settings.concurrency
-    return number
 
 
 def _arm_endpoint(value: str, problems: list[str]) -> str:

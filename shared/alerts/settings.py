@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from ..setting_values import whole_number
+
 DEFAULT_TABLE_NAME = "contactmonitorstate"
 DEFAULT_REMIND_AFTER_HOURS = 168
 MAX_REMIND_AFTER_HOURS = 8760
@@ -72,20 +74,15 @@ def load_state_settings(environ: Mapping[str, str], problems: list[str]) -> Stat
         table_endpoint=endpoint,
         connection_string=connection_string,
         table_name=table_name,
-        remind_after=timedelta(hours=_remind_hours(text("REMIND_AFTER_HOURS"), problems)),
+        remind_after=timedelta(
+            hours=whole_number(
+                text("REMIND_AFTER_HOURS"),
+                "REMIND_AFTER_HOURS",
+                1,
+                MAX_REMIND_AFTER_HOURS,
+                DEFAULT_REMIND_AFTER_HOURS,
+                problems,
+                unit="hours",
+            )
+        ),
     )
-
-
-def _remind_hours(value: str, problems: list[str]) -> int:
-    if not value:
-        return DEFAULT_REMIND_AFTER_HOURS
-    try:
-        hours = int(value)
-    except ValueError:
-        hours = 0
-    if not 1 <= hours <= MAX_REMIND_AFTER_HOURS:
-        problems.append(
-            f"REMIND_AFTER_HOURS={value!r} must be a whole number of hours from 1 to {MAX_REMIND_AFTER_HOURS}"
-        )
-        return DEFAULT_REMIND_AFTER_HOURS
-    return hours

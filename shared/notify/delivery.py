@@ -240,3 +240,35 @@ def redacted(url: str) -> Iterator[None]:
                 _secrets[secret] -= 1
                 if not _secrets[secret]:
                     del _secrets[secret]
+
+
+class WebhookChannel:
+    """What the Teams and Slack notifiers share: a webhook URL (a secret) and posting payloads in order."""
+
+    channel: str
+    # Statuses that mean the webhook took the message.
+    accepted_statuses: frozenset[int]
+
+    def __init__(self, portal_url: str, max_messages: int, url: str | None = None) -> None:
+        self.portal_url = portal_url
+        self.max_messages = max_messages
+        self._url = url  # a secret: kept out of repr and messages
+
+    def pacing_seconds(self, policy: DeliveryPolicy) -> float:
+        """The pause between two messages of one run."""
+        return 0.0
+
+    def send(
+        self, payloads: list[Payload], session: requests.Session, policy: DeliveryPolicy = DEFAULT_POLICY
+    ) -> DeliveryResult:
+        if not self._url:
+            raise ValueError(f"no webhook URL is configured for {self.channel}")
+        return post_all(
+            self.channel,
+            self._url,
+            payloads,
+            session,
+            policy,
+            lambda response: response.status_code in self.accepted_statuses,
+            interval_seconds=self.pacing_seconds(policy),
+        )

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from ..clouds import Cloud
 from ..models import Status
+from ..setting_values import flag, whole_number
 
 TEAMS_WEBHOOK_URL = "TEAMS_WEBHOOK_URL"
 SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
@@ -40,8 +41,6 @@ TEAMS_HOSTS = (".logic.azure.com", ".environment.api.powerplatform.com", ".webho
 SLACK_HOSTS = ("hooks.slack.com",)
 
 _HOST = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,11 @@ def load_notify_settings(environ: Mapping[str, str], cloud: Cloud, problems: lis
         slack_webhook_url=_webhook(text(SLACK_WEBHOOK_URL), SLACK_WEBHOOK_URL, SLACK_HOSTS, allowed_hosts, problems),
         allowed_hosts=allowed_hosts,
         notify_on=_notify_on(text(NOTIFY_ON), problems),
-        max_messages=_max_messages(text(NOTIFY_MAX_MESSAGES), problems),
+        max_messages=whole_number(
+            text(NOTIFY_MAX_MESSAGES), NOTIFY_MAX_MESSAGES, 1, MAX_MESSAGES_LIMIT, DEFAULT_MAX_MESSAGES, problems
+        ),
         portal_url=cloud.portal_url,
-        always=_flag(text(NOTIFY_ALWAYS), NOTIFY_ALWAYS, problems),
+        always=flag(text(NOTIFY_ALWAYS), NOTIFY_ALWAYS, False, problems),
     )
 
 
@@ -145,27 +146,3 @@ def _notify_on(value: str, problems: list[str]) -> frozenset[Status]:
         )
     statuses = frozenset(Status(item) for item in names if item in allowed)
     return statuses or DEFAULT_NOTIFY_ON
-
-
-def _max_messages(value: str, problems: list[str]) -> int:
-    if not value:
-        return DEFAULT_MAX_MESSAGES
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if not 1 <= number <= MAX_MESSAGES_LIMIT:
-        problems.append(f"{NOTIFY_MAX_MESSAGES}={value!r} must be a whole number from 1 to {MAX_MESSAGES_LIMIT}")
-        return DEFAULT_MAX_MESSAGES
-    return number
-
-
-def _flag(value: str, name: str, problems: list[str]) -> bool:
-    lowered = value.lower()
-    if not lowered:
-        return False
-    if lowered in _TRUE:
-        return True
-    if lowered not in _FALSE:
-        problems.append(f"{name}={value!r} must be true or false")
-    return False

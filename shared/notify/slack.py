@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from ..models import AlertBatch
-from .base import DeliveryResult
-from .delivery import DEFAULT_POLICY, DeliveryPolicy, post_all
+from .delivery import DeliveryPolicy, WebhookChannel
 from .digest import SECTION_HINTS, SECTION_TITLES, Digest, Entry, Page, build_digest, paginate
 from .text import slack_escape
 
@@ -25,28 +22,13 @@ MAX_FALLBACK_TEXT = 3000
 Payload = dict[str, Any]
 
 
-class SlackNotifier:
+class SlackNotifier(WebhookChannel):
     channel = CHANNEL
+    accepted_statuses = frozenset({200})
 
-    def __init__(self, portal_url: str, max_messages: int, url: str | None = None) -> None:
-        self.portal_url = portal_url
-        self.max_messages = max_messages
-        self._url = url  # a secret: kept out of repr and messages
-
-    def send(
-        self, payloads: list[Payload], session: requests.Session, policy: DeliveryPolicy = DEFAULT_POLICY
-    ) -> DeliveryResult:
-        if not self._url:
-            raise ValueError(f"no webhook URL is configured for {CHANNEL}")
-        return post_all(
-            CHANNEL,
-            self._url,
-            payloads,
-            session,
-            policy,
-            lambda response: response.status_code == 200,
-            interval_seconds=policy.slack_interval_seconds,
-        )
+    def pacing_seconds(self, policy: DeliveryPolicy) -> float:
+        # Incoming webhooks take about one message a second.
+        return policy.slack_interval_seconds
 
     def render(self, batch: AlertBatch) -> list[Payload]:
         digest = build_digest(batch, self.portal_url)

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import requests
-
 from ..models import AlertBatch
-from .base import DeliveryResult
-from .delivery import DEFAULT_POLICY, DeliveryPolicy, post_all
+from .delivery import WebhookChannel
 from .digest import SECTION_HINTS, SECTION_TITLES, Detail, Digest, Entry, Page, Section, build_digest, paginate
 from .text import card_text
 
@@ -41,28 +38,10 @@ def encode(payload: Payload) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-class TeamsNotifier:
+class TeamsNotifier(WebhookChannel):
     channel = CHANNEL
-
-    def __init__(self, portal_url: str, max_messages: int, url: str | None = None) -> None:
-        self.portal_url = portal_url
-        self.max_messages = max_messages
-        self._url = url  # a secret: kept out of repr and messages
-
     # Workflows answer 202; the legacy Office 365 connector answered 200.
-    def send(
-        self, payloads: list[Payload], session: requests.Session, policy: DeliveryPolicy = DEFAULT_POLICY
-    ) -> DeliveryResult:
-        if not self._url:
-            raise ValueError(f"no webhook URL is configured for {CHANNEL}")
-        return post_all(
-            CHANNEL,
-            self._url,
-            payloads,
-            session,
-            policy,
-            lambda response: response.status_code in (200, 202),
-        )
+    accepted_statuses = frozenset({200, 202})
 
     def render(self, batch: AlertBatch) -> list[Payload]:
         digest = build_digest(batch, self.portal_url)
