@@ -6,8 +6,6 @@ import asyncio
 import base64
 import hashlib
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -23,9 +21,8 @@ from shared.config import load_settings
 from shared.demo import EMULATOR_CREDENTIAL_OPTIONS
 from shared.models import Finding, Report, Status, Subscription, SubscriptionResult
 from shared.render_html import CONTENT_SECURITY_POLICY, report_to_html
+from tests.chromium import ARTIFACTS, render_page
 from tests.conftest import TenantBuilder, good_contact, subscription_id
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 # Both would change the page title if the browser ever treated them as markup.
 HOSTILE_SCRIPT = "<script>document.title='pwned'</script>"
@@ -182,13 +179,6 @@ class Rendered:
     screenshot: Path
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.fail("Chromium is needed for the rendering tests; `make test` installs it (.ci/tools/20-chromium.sh)")
-    return found
-
-
 def hostile_tenant() -> TenantBuilder:
     builder = TenantBuilder()
     builder.tenant.add_group("evil", HOSTILE_IMAGE, "contoso")
@@ -224,31 +214,8 @@ def rendered(emulator_server: EmulatorServer, tmp_path_factory: pytest.TempPathF
     page = ARTIFACTS / "report.html"
     page.write_text(report_to_html(report), encoding="utf-8")
     screenshot = ARTIFACTS / "report.png"
-    screenshot.unlink(missing_ok=True)
-    browser = subprocess.run(  # noqa: S603 - a fixed local binary and our own file
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-            "--enable-logging=stderr",
-            "--v=0",
-            f"--screenshot={screenshot}",
-            "--window-size=1200,900",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    browser = render_page(page, screenshot, 1200, 900, "--enable-logging=stderr", "--v=0")
+    assert browser.returncode == 0, browser.stderr
     yield Rendered(browser.stdout, browser.stderr, screenshot)
     emulator_server.tenant = original
     emulator_server.reset()

@@ -6,17 +6,17 @@ import html
 import json
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.chromium import ARTIFACTS, render_page
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "node_modules"
 BUNDLE = NODE_MODULES / "adaptivecards" / "dist" / "adaptivecards.min.js"
 VALIDATOR = Path(__file__).with_name("validate_cards.js")
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 def require_tools(*tools: str) -> None:
@@ -26,13 +26,6 @@ def require_tools(*tools: str) -> None:
     for tool in tools:
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is not installed; run `make tools`")
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("chromium is not installed; run `make tools` (Debian package chromium)")
-    return found
 
 
 def card_problems(cards: list[dict[str, Any]]) -> list[list[str]]:
@@ -79,7 +72,6 @@ try {{
 
 def render_card(card: dict[str, Any], name: str, width: int = 900, height: int = 1400) -> tuple[str, Path]:
     """Render `card` in headless Chromium: the resulting DOM (HTML) and a PNG under test-artifacts/."""
-    browser = chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     page = ARTIFACTS / f"{name}.html"
     png = ARTIFACTS / f"{name}.png"
@@ -92,27 +84,6 @@ def render_card(card: dict[str, Any], name: str, width: int = 900, height: int =
         ),
         encoding="utf-8",
     )
-    png.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="dcm-chromium-") as profile:
-        common = [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--allow-file-access-from-files",
-            f"--user-data-dir={profile}",
-        ]
-        # One launch does both: the DOM on stdout, the PNG to the artifact path.
-        dom = subprocess.run(  # noqa: S603 - fixed arguments
-            [*common, "--dump-dom", f"--screenshot={png}", f"--window-size={width},{height}", page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        ).stdout
+    # One launch does both: the DOM on stdout, the PNG to the artifact path.
+    dom = render_page(page, png, width, height, "--allow-file-access-from-files").stdout
     return dom, png
