@@ -1,0 +1,643 @@
+"""Engine details the other engine tests leave open, found by the mutation check (docs/mutation.md).
+
+Finding messages and run errors are what people read in reports, so their wording is pinned here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from emulator.faults import Fault
+from emulator.tenant import API_2017, API_2020, API_2023, Tenant
+from shared.azure_clients import AzureClients, build_credential
+from shared.config import load_settings
+from shared.contact_shapes import ContactShapeError, parse_contacts
+from shared.contacts import MAX_INCONCLUSIVE_PROBES, ContactReader, ContactReadError
+from shared.errors import RunFailed
+from shared.hierarchy import discover, subscriptions_in
+from shared.models import ContactSettings, ContactState
+from shared.rules import evaluate
+from tests.conftest import TENANT_ID, TenantBuilder, good_contact, subscription_id
+
+NOT_REGISTERED = (
+    "Defender for Cloud has never been set up on this subscription (the Microsoft.Security resource "
+    "provider is not registered), so no security alert emails are sent at all."
+)
+
+
+def contact(**changes: Any) -> ContactSettings:
+    values: dict[str, Any] = {
+        "state": ContactState.CONFIGURED,
+        "emails": ("secops@contoso.com",),
+        "alert_notifications": True,
+        "alert_minimal_severity": "High",
+        "role_notifications": True,
+        "notified_roles": ("Owner",),
+        "attack_path_notifications": True,
+        "attack_path_minimal_risk": "High",
+        "expresses_attack_paths": True,
+        "api_version": API_2023,
+    }
+    values.update(changes)
+    return ContactSettings(**values)
+
+
+def messages(checked: ContactSettings, **app_settings: str) -> list[tuple[str, str]]:
+    settings = load_settings({"REQUIRE_ATTACK_PATH_NOTIFICATIONS": "true", **app_settings})
+    return [(finding.rule, finding.message) for finding in evaluate(checked, settings)]
+
+
+# -- rules: the exact wording of every finding ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("checked", "app_settings", "expected"),
+    [
+        pytest.param(
+            ContactSettings.provider_not_registered(API_2023),
+            {},
+            [
+                (
+                    "contact-email",
+                    "Defender for Cloud has never been set up on this subscription (the Microsoft.Security resource "
+                    "provider is not registered), so there is no security contact and no alert emails at all.",
+                ),
+                ("alert-notifications", NOT_REGISTERED),
+                ("owner-notifications", NOT_REGISTERED),
+                ("attack-path-notifications", NOT_REGISTERED),
+            ],
+            id="provider-not-registered",
+        ),
+        pytest.param(
+            ContactSettings.not_configured(API_2023),
+            {"MIN_ATTACK_PATH_RISK": "Critical"},
+            [
+                (
+                    "contact-email",
+                    "No security contact is configured: only Defender for Cloud's default emails to the subscription "
+                    "owners (high-severity alerts) go out, and no security mailbox is told anything.",
+                )
+            ],
+            id="not-configured",
+        ),
+        pytest.param(
+            contact(emails=()), {}, [("contact-email", "The security contact has no email address.")], id="no-email"
+        ),
+        pytest.param(
+            contact(emails=("nope", "also wrong")),
+            {},
+            [("contact-email", "Not a valid email address: nope, also wrong; replace it with a real mailbox.")],
+            id="invalid-emails",
+        ),
+        pytest.param(
+            contact(emails=("a@contoso.com,b@contoso.com",)),
+            {},
+            [
+                (
+                    "contact-email",
+                    "Not a valid email address: a@contoso.com,b@contoso.com (separate several addresses with ';', "
+                    "not ','); replace it with a real mailbox.",
+                )
+            ],
+            id="comma-separated",
+        ),
+        pytest.param(
+            contact(emails=("soc@fabrikam.com", "soc@contoso.com", "soc@evil.net")),
+            {"ALLOWED_EMAIL_DOMAINS": "contoso.com,contoso.org"},
+            [
+                (
+                    "contact-email",
+                    "Outside the allowed domains (contoso.com, contoso.org): soc@fabrikam.com, soc@evil.net; "
+                    "use a mailbox in an allowed domain.",
+                )
+            ],
+            id="outside-domains",
+        ),
+        pytest.param(
+            contact(alert_notifications=False),
+            {},
+            [("alert-notifications", "Alert email notifications are turned off.")],
+            id="alerts-off",
+        ),
+        pytest.param(
+            contact(alert_minimal_severity=None),
+            {},
+            [("alert-notifications", "Alert notifications are on but no minimal severity is set.")],
+            id="no-severity",
+        ),
+        pytest.param(
+            contact(alert_minimal_severity="Severe"),
+            {},
+            [
+                (
+                    "alert-notifications",
+                    "Alert notifications use an unrecognised minimal severity 'Severe' (expected Low to High).",
+                )
+            ],
+            id="unknown-severity",
+        ),
+        pytest.param(
+            contact(role_notifications=False),
+            {},
+            [("owner-notifications", "Notifications to subscription owners are turned off.")],
+            id="owners-off",
+        ),
+        pytest.param(
+            contact(notified_roles=("Contributor", "Reader")),
+            {},
+            [("owner-notifications", "Role notifications do not include Owner (roles: Contributor, Reader).")],
+            id="owner-missing",
+        ),
+        pytest.param(
+            contact(expresses_attack_paths=False, api_version=API_2020),
+            {},
+            [
+                (
+                    "attack-path-notifications",
+                    f"The security contacts API in use ({API_2020}) cannot show attack-path notifications, "
+                    "so they cannot be confirmed.",
+                )
+            ],
+            id="api-without-attack-paths",
+        ),
+        pytest.param(
+            contact(attack_path_notifications=False),
+            {},
+            [("attack-path-notifications", "Attack-path email notifications are turned off.")],
+            id="attack-paths-off",
+        ),
+        pytest.param(
+            contact(attack_path_minimal_risk=None),
+            {},
+            [("attack-path-notifications", "Attack-path notifications are on but no minimal risk level is set.")],
+            id="no-risk",
+        ),
+        pytest.param(
+            contact(attack_path_minimal_risk="Severe"),
+            {},
+            [
+                (
+                    "attack-path-notifications",
+                    "Attack-path notifications use an unrecognised risk level 'Severe' (expected Low to Critical).",
+                )
+            ],
+            id="unknown-risk",
+        ),
+        pytest.param(
+            contact(attack_path_minimal_risk="Critical"),
+            {},
+            [
+                (
+                    "attack-path-notifications",
+                    "Only Critical risk attack paths are emailed; High ones go unnoticed.",
+                )
+            ],
+            id="risk-too-high",
+        ),
+        pytest.param(
+            contact(switched_off="isEnabled is false"),
+            {},
+            [
+                ("alert-notifications", "All security email notifications are off (isEnabled is false)."),
+                ("owner-notifications", "All security email notifications are off (isEnabled is false)."),
+                ("attack-path-notifications", "All security email notifications are off (isEnabled is false)."),
+            ],
+            id="master-switch-off",
+        ),
+    ],
+)
+def test_each_finding_reads_exactly_as_people_will_see_it(checked, app_settings, expected):
+    assert messages(checked, **app_settings) == expected
+
+
+def test_the_attack_path_fix_names_the_required_risk_level():
+    settings = load_settings({"REQUIRE_ATTACK_PATH_NOTIFICATIONS": "true", "MIN_ATTACK_PATH_RISK": "Medium"})
+
+    (finding,) = evaluate(contact(attack_path_minimal_risk="High"), settings)
+
+    assert "choose Medium or lower" in finding.fix
+
+
+# -- contact shapes ---------------------------------------------------------------------------------------------------
+
+
+def resource(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "/subscriptions/x/providers/Microsoft.Security/securityContacts/default1", "properties": properties}
+
+
+@pytest.mark.parametrize(
+    ("properties", "error"),
+    [
+        ({"email": 5}, "email is int, expected a string or a list of strings"),
+        (
+            {"email": "a@contoso.com", "alertNotifications": "Maybe"},
+            "alertNotifications is 'Maybe', expected On or Off",
+        ),
+        ({"email": "a@contoso.com", "alertsToAdmins": True}, "alertsToAdmins is True, expected On or Off"),
+    ],
+)
+def test_a_2017_value_of_an_unexpected_type_is_an_error_naming_the_field(properties, error):
+    with pytest.raises(ContactShapeError) as raised:
+        parse_contacts([resource(properties)], API_2017)
+
+    assert str(raised.value) == error
+
+
+def test_the_2017_alerts_to_admins_switch_notifies_the_three_classic_admin_roles():
+    contact = parse_contacts([resource({"email": "a@contoso.com", "alertsToAdmins": "On"})], API_2017)
+
+    assert contact.role_notifications is True
+    assert contact.notified_roles == ("Owner", "ServiceAdmin", "AccountAdmin")
+
+
+# -- hierarchy: trees as ARM may shape them ---------------------------------------------------------------------------
+
+GROUP_TYPE = "/providers/Microsoft.Management/managementGroups"
+
+
+def test_groups_without_display_names_are_named_by_their_ids_in_the_path():
+    tree = {
+        "name": "mg-top",
+        "properties": {
+            "children": [
+                {
+                    "type": GROUP_TYPE,
+                    "name": "mg-child",
+                    "children": [{"type": "/subscriptions", "name": "sub-a", "displayName": "A"}],
+                }
+            ]
+        },
+    }
+
+    (subscription,) = subscriptions_in(tree, "scope-id")
+
+    assert subscription.management_group_path == ("mg-top", "mg-child")
+
+
+def test_a_tree_without_a_name_is_named_by_the_scope_id():
+    tree = {"properties": {"children": [{"type": "/subscriptions", "name": "sub-a"}]}}
+
+    (subscription,) = subscriptions_in(tree, "scope-id")
+
+    assert subscription.management_group_path == ("scope-id",)
+
+
+def test_a_subscription_child_is_known_by_its_name_or_else_the_last_segment_of_its_id():
+    tree = {
+        "name": "mg",
+        "properties": {
+            "children": [
+                {"type": "/subscriptions", "name": "sub-a"},
+                {"type": "/subscriptions", "id": "/subscriptions/sub-b"},
+            ]
+        },
+    }
+
+    found = [(s.subscription_id, s.display_name) for s in subscriptions_in(tree, "mg")]
+
+    assert found == [("sub-a", "sub-a"), ("sub-b", "sub-b")]
+
+
+def test_a_subscription_child_with_neither_name_nor_id_fails_the_run_naming_the_group():
+    tree = {"name": "mg", "properties": {"children": [{"type": "/subscriptions"}]}}
+
+    with pytest.raises(RunFailed) as raised:
+        list(subscriptions_in(tree, "scope-id"))
+
+    assert str(raised.value) == "management group 'scope-id' came back in an unexpected shape (KeyError('id'))"
+
+
+# -- hierarchy: walking the emulated tenant ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def discover_with(settings_for):
+    async def walk(group_ids):
+        settings = settings_for()
+        async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
+            return await discover(clients.groups, group_ids, settings.arm_endpoint)
+
+    return lambda *group_ids: asyncio.run(walk(group_ids))
+
+
+class TenantWithOddEntries(Tenant):
+    """The emulated tenant, serving hand-written list entries for the groups and subscriptions a test names."""
+
+    def __init__(self, tenant_id: str) -> None:
+        super().__init__(tenant_id)
+        self.group_entries: dict[str, Any] = {}
+        self.subscription_entries: dict[str, Any] = {}
+
+    def group_summary(self, group):
+        if group.group_id in self.group_entries:
+            return self.group_entries[group.group_id]
+        return super().group_summary(group)
+
+    def subscription_entry(self, sub):
+        if sub.subscription_id in self.subscription_entries:
+            return self.subscription_entries[sub.subscription_id]
+        return super().subscription_entry(sub)
+
+
+def tenant_with_odd_entries(tenant_id: str = TENANT_ID) -> TenantBuilder:
+    builder = TenantBuilder()
+    builder.tenant = TenantWithOddEntries(tenant_id)
+    return builder
+
+
+def test_an_unknown_child_error_names_the_scope_group_and_the_childs_id(emulator, use_tenant, discover_with):
+    builder = TenantBuilder()
+    builder.tenant.unknown_child_type = "Contoso.Widgets/widgets"
+    use_tenant(builder)
+
+    with pytest.raises(RunFailed) as raised:
+        discover_with()
+
+    assert str(raised.value) == (
+        f"management group '{TENANT_ID}' has a child of unknown type 'Contoso.Widgets/widgets' "
+        "(/providers/Contoso.Widgets/widgets/w1); stopping rather than leaving out whatever is below it"
+    )
+
+
+def test_overlapping_scopes_keep_the_outermost_path_whichever_scope_comes_first(emulator, use_tenant, discover_with):
+    builder = TenantBuilder()
+    builder.subscription(1, "corp")
+    use_tenant(builder)
+
+    (subscription,) = discover_with("contoso", "corp").subscriptions
+
+    assert subscription.management_group_path == ("Contoso", "Landing Zones", "Corp")
+
+
+def test_a_tenant_id_with_capital_letters_still_gets_the_root_cross_check(emulator, use_tenant, discover_with):
+    mixed_case_id = "AbCdEf01-2222-3333-4444-555555555555"
+    builder = TenantBuilder()
+    builder.tenant = Tenant(mixed_case_id)
+    builder.subscription(1, mixed_case_id)
+    builder.subscription(2, mixed_case_id, hidden_from_tree=True)
+    use_tenant(builder)
+
+    discovery = discover_with()
+
+    assert [s.subscription_id for s in discovery.subscriptions] == [subscription_id(1)]
+    assert [s.subscription_id for s in discovery.outside_tree] == [subscription_id(2)]
+    assert discovery.delegated_left_out == 0
+
+
+def test_a_listed_subscription_without_a_state_has_unknown_state(emulator, use_tenant, discover_with):
+    builder = TenantBuilder()
+    builder.subscription(1, state=None)
+    use_tenant(builder)
+
+    assert discover_with("contoso").subscriptions[0].state == "Unknown"
+
+
+def test_a_listed_subscription_without_a_tenant_is_counted_as_this_tenants(emulator, use_tenant, discover_with):
+    builder = tenant_with_odd_entries()
+    hidden = builder.subscription(1, TENANT_ID, hidden_from_tree=True)
+    builder.tenant.subscription_entries[hidden] = {"subscriptionId": hidden, "displayName": "sub-1", "state": "Enabled"}
+    use_tenant(builder)
+
+    discovery = discover_with()
+
+    assert [s.subscription_id for s in discovery.outside_tree] == [hidden]
+    assert discovery.delegated_left_out == 0
+
+
+def test_a_subscription_list_entry_without_an_id_fails_the_run(emulator, use_tenant, discover_with):
+    builder = tenant_with_odd_entries()
+    sub = builder.subscription(1, TENANT_ID)
+    builder.tenant.subscription_entries[sub] = {"displayName": "sub-1"}
+    use_tenant(builder)
+
+    with pytest.raises(RunFailed) as raised:
+        discover_with()
+
+    assert str(raised.value) == "could not list subscriptions: unexpected response shape (KeyError('subscriptionId'))"
+
+
+def test_listed_groups_without_a_readable_tenant_id_are_passed_over_when_finding_the_root(
+    emulator, use_tenant, discover_with
+):
+    builder = tenant_with_odd_entries()
+    odd_entries = {"not-an-object": "text", "no-properties": {"properties": None}, "no-tenant": {"properties": {}}}
+    for group_id, entry in odd_entries.items():
+        builder.tenant.add_group(group_id, group_id)
+        builder.tenant.group_entries[group_id] = entry
+    builder.subscription(1, TENANT_ID)
+    # The emulator lists the root first; list the odd groups before it, as ARM's order is not promised.
+    builder.tenant.groups = dict(reversed(builder.tenant.groups.items()))
+    builder.tenant.root_id = "listed-in-insertion-order"
+    use_tenant(builder)
+
+    discovery = discover_with()
+
+    assert discovery.scope == (TENANT_ID,)
+    assert [s.subscription_id for s in discovery.subscriptions] == [subscription_id(1)]
+
+
+def test_a_refused_management_group_list_fails_the_run_saying_why(emulator, use_tenant, discover_with):
+    use_tenant(TenantBuilder())
+    emulator.add_fault(Fault(match=r"managementGroups\?", status=403, times=None))
+
+    with pytest.raises(RunFailed) as raised:
+        discover_with()
+
+    assert str(raised.value) == (
+        "could not list management groups to find the tenant root: HTTP 403 AuthorizationFailed: "
+        "The client does not have authorization to perform action."
+    )
+
+
+def test_no_visible_management_group_fails_the_run_with_advice(emulator, use_tenant, discover_with):
+    builder = TenantBuilder()
+    builder.tenant.groups = {}
+    use_tenant(builder)
+
+    with pytest.raises(RunFailed) as raised:
+        discover_with()
+
+    assert str(raised.value) == (
+        "no management groups are visible to this identity; grant it Security Reader on the tenant root "
+        "group or set MANAGEMENT_GROUP_IDS to the groups it can read"
+    )
+
+
+# -- contacts: what each refusal means --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_in_order(settings_for):
+    """Read subscriptions one after another with one reader: each contact (or its error), and the reader."""
+
+    async def read(subscription_ids):
+        settings = settings_for()
+        async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
+            reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            results: list[ContactSettings | ContactReadError] = []
+            for sub in subscription_ids:
+                try:
+                    results.append(await reader.read(sub))
+                except ContactReadError as error:
+                    results.append(error)
+            return results, reader
+
+    return lambda *subscription_ids: asyncio.run(read(subscription_ids))
+
+
+def tenant_of(count: int) -> tuple[TenantBuilder, list[str]]:
+    builder = TenantBuilder()
+    return builder, [builder.subscription(number, contact=good_contact()) for number in range(count)]
+
+
+def contact_calls_with(emulator, api_version: str) -> int:
+    return sum(1 for entry in emulator.stats.log if entry[1] == "securityContacts" and api_version in entry[2])
+
+
+def test_where_neither_api_version_is_offered_the_error_says_so_and_why(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    builder.tenant.contact_api_versions = (API_2017,)
+    use_tenant(builder)
+
+    (error,), _ = read_in_order(*subs)
+
+    assert isinstance(error, ContactReadError)
+    assert str(error).startswith(
+        f"neither {API_2023} nor {API_2020} of the security contacts API is offered: "
+        f"HTTP 400 NoRegisteredProviderFound: No registered resource provider found for location 'global' and "
+        f"API version '{API_2020}'"
+    )
+
+
+def test_verdicts_from_refusals_carry_and_record_the_api_version_that_gave_them(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(2)
+    builder.tenant.subscriptions[subs[1]].security_provider_registered = False
+    use_tenant(builder)
+    emulator.add_fault(Fault(match=subs[0], status=404, code="ResourceNotFound", message="Not found.", times=1))
+
+    (not_configured, not_registered), reader = read_in_order(*subs)
+
+    assert (not_configured.state, not_configured.api_version) == (ContactState.NOT_CONFIGURED, API_2023)
+    assert (not_registered.state, not_registered.api_version) == (ContactState.PROVIDER_NOT_REGISTERED, API_2023)
+    assert reader.api_versions_used == {API_2023}
+
+
+def test_a_409_with_another_code_is_an_error_not_an_unregistered_provider(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="securityContacts", status=409, code="Conflict", message="Busy.", times=1))
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error) == "HTTP 409 Conflict: Busy."
+
+
+def test_only_a_400_refusal_means_an_api_version_is_not_offered(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(
+        Fault(match="securityContacts", status=403, code="NoRegisteredProviderFound", message="Denied.", times=1)
+    )
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error) == "HTTP 403 NoRegisteredProviderFound: Denied."
+
+
+def test_another_404_is_reported_as_arm_gave_it_without_the_moved_subscription_hint(
+    emulator, use_tenant, read_in_order
+):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(
+        Fault(match="securityContacts", status=404, code="NotFound", message="The requested path does not exist.")
+    )
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error) == "HTTP 404 NotFound: The requested path does not exist."
+
+
+def test_an_unknown_subscription_error_reads_in_full(emulator, use_tenant, read_in_order):
+    use_tenant(TenantBuilder())
+    unknown = "99999999-0000-4000-8000-000000000000"
+
+    (error,), _ = read_in_order(unknown)
+
+    assert str(error) == (
+        f"HTTP 404 SubscriptionNotFound: The subscription '{unknown}' could not be found. "
+        "(the subscription may have moved to another tenant or been deleted)"
+    )
+
+
+def test_a_missing_subscription_is_an_error_even_when_arm_mentions_contacts(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(
+        Fault(
+            match="securityContacts",
+            status=404,
+            code="SubscriptionNotFound",
+            message="No subscription to read securityContacts from.",
+        )
+    )
+
+    (error,), _ = read_in_order(*subs)
+
+    assert isinstance(error, ContactReadError)
+
+
+# The provider's own list of api-versions cannot be read: only the refusal itself can say it is cloud-wide.
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("InvalidResourceType", "The resource type could not be found."),
+        (
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for API version '{API_2023}'. "
+            f"The supported api-versions are '{API_2020}, {API_2023}'.",
+        ),
+    ],
+)
+def test_a_refusal_that_does_not_speak_for_the_cloud_does_not_switch_the_run(
+    emulator, use_tenant, read_in_order, code, message
+):
+    builder, subs = tenant_of(3)
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+    emulator.add_fault(Fault(match=f"{subs[0]}.*{API_2023}", status=400, code=code, message=message, times=1))
+
+    contacts, _ = read_in_order(*subs)
+
+    assert [c.api_version for c in contacts] == [API_2020, API_2023, API_2023]
+
+
+@pytest.mark.parametrize("inconclusive", [MAX_INCONCLUSIVE_PROBES - 1, MAX_INCONCLUSIVE_PROBES])
+def test_other_reads_wait_for_a_conclusive_probe_only_up_to_the_limit(
+    emulator, use_tenant, read_in_order, inconclusive
+):
+    builder = TenantBuilder()
+    # The first subscriptions' probes are inconclusive: Defender is not set up there.
+    unregistered = [
+        builder.subscription(
+            number, security_provider_registered=False, contact_api_versions=(API_2017, API_2020, API_2023)
+        )
+        for number in range(inconclusive)
+    ]
+    # The rest are in a cloud without 2023-12-01-preview.
+    refusing = [builder.subscription(100 + number, contact=good_contact()) for number in range(3)]
+    builder.tenant.contact_api_versions = (API_2017, API_2020)
+    use_tenant(builder)
+
+    contacts, _ = read_in_order(*unregistered, *refusing)
+
+    assert [c.api_version for c in contacts[inconclusive:]] == [API_2020] * 3
+    if inconclusive < MAX_INCONCLUSIVE_PROBES:
+        # Still probing: the first refusal settles it for the run.
+        assert contact_calls_with(emulator, API_2023) == inconclusive + 1
+    else:
+        # Probing given up: each subscription finds out on its own.
+        assert contact_calls_with(emulator, API_2023) == inconclusive + 3
