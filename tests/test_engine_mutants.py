@@ -6,6 +6,8 @@ Finding messages and run errors are what people read in reports, so their wordin
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from shared.contact_shapes import ContactShapeError, parse_contacts
 from shared.contacts import MAX_INCONCLUSIVE_PROBES, ContactReader, ContactReadError
 from shared.errors import RunFailed
 from shared.hierarchy import discover, subscriptions_in
-from shared.models import ContactSettings, ContactState
+from shared.models import ContactSettings, ContactState, Subscription
 from shared.rules import evaluate
 from tests.conftest import TENANT_ID, TenantBuilder, good_contact, subscription_id
 
@@ -253,6 +255,122 @@ def test_the_2017_alerts_to_admins_switch_notifies_the_three_classic_admin_roles
     assert contact.notified_roles == ("Owner", "ServiceAdmin", "AccountAdmin")
 
 
+@pytest.mark.parametrize(
+    ("properties", "error"),
+    [
+        ({"emails": 42}, "emails is int, expected a string or a list of strings"),
+        ({"emails": ["a@contoso.com", 7]}, "emails is a list with entries that are not strings"),
+        ({"isEnabled": "yes"}, "isEnabled is 'yes', expected true or false"),
+        ({"phone": 5551234}, "phone is int, expected a string"),
+        ({"alertNotifications": "On"}, "alertNotifications is not an object"),
+        ({"alertNotifications": {"state": "Maybe"}}, "alertNotifications.state is 'Maybe', expected On or Off"),
+        ({"alertNotifications": {"state": "On", "minimalSeverity": 2}}, "minimalSeverity is int, expected a string"),
+        ({"notificationsSources": "Alert"}, "notificationsSources is not a list"),
+        ({"notificationsSources": ["Alert"]}, "notificationsSources has an entry that is not an object"),
+        ({"notificationsSources": [{"sourceType": 3}]}, "notificationsSources has a sourceType of 3"),
+        (
+            {"notificationsSources": [{"sourceType": "Alert", "minimalSeverity": 2}]},
+            "minimalSeverity is int, expected a string",
+        ),
+        (
+            {"notificationsSources": [{"sourceType": "AttackPath", "minimalRiskLevel": 2}]},
+            "minimalRiskLevel is int, expected a string",
+        ),
+        ({"notificationsByRole": "On"}, "notificationsByRole is not an object"),
+        (
+            {"notificationsByRole": {"state": "On", "roles": "Owner"}},
+            "notificationsByRole.roles is not a list of role names",
+        ),
+        ({"notificationsByRole": {"state": 1, "roles": []}}, "notificationsByRole.state is 1, expected On or Off"),
+    ],
+)
+def test_a_value_of_an_unexpected_type_is_an_error_naming_the_field_and_what_was_expected(properties, error):
+    with pytest.raises(ContactShapeError) as raised:
+        parse_contacts([resource({"emails": "a@contoso.com", "isEnabled": True, **properties})], API_2023)
+
+    assert str(raised.value) == error
+
+
+def test_a_resource_without_properties_is_an_error_that_says_so():
+    with pytest.raises(ContactShapeError) as raised:
+        parse_contacts([{"id": "x"}], API_2023)
+
+    assert str(raised.value) == "security contact without a properties object"
+
+
+def test_no_contact_resources_is_not_configured_under_the_api_version_asked():
+    assert parse_contacts([], API_2023).api_version == API_2023
+
+
+def test_a_2017_resource_without_its_switches_sends_nothing():
+    contact = parse_contacts([resource({"email": "a@contoso.com"})], API_2017)
+
+    assert (contact.alert_notifications, contact.role_notifications) == (False, False)
+
+
+def test_a_newer_contact_without_emails_still_has_its_notifications_read():
+    contact = parse_contacts(
+        [resource({"isEnabled": True, "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": "Low"}]})],
+        API_2023,
+    )
+
+    assert contact.emails == ()
+    assert (contact.alert_notifications, contact.alert_minimal_severity) == (True, "Low")
+
+
+def test_a_resource_with_both_email_and_emails_is_read_as_the_newer_shape():
+    contact = parse_contacts(
+        [
+            resource(
+                {
+                    "email": "old@contoso.com",
+                    "emails": "new@contoso.com",
+                    "isEnabled": True,
+                    "notificationsSources": [{"sourceType": "Alert", "minimalSeverity": "Low"}],
+                }
+            )
+        ],
+        API_2023,
+    )
+
+    assert contact.emails == ("new@contoso.com",)
+    assert contact.alert_minimal_severity == "Low"
+
+
+@pytest.mark.parametrize(
+    ("properties", "api_version"),
+    [
+        ({"alertNotifications": {"state": "On"}}, API_2020),
+        ({"isEnabled": True, "notificationsSources": [{"sourceType": "Alert"}]}, API_2023),
+    ],
+)
+def test_alerts_on_without_a_minimal_severity_read_as_no_severity_set(properties, api_version):
+    contact = parse_contacts([resource({"emails": "a@contoso.com", **properties})], api_version)
+
+    assert (contact.alert_notifications, contact.alert_minimal_severity) == (True, None)
+
+
+def test_attack_paths_on_without_a_risk_level_read_as_no_risk_level_set():
+    contact = parse_contacts(
+        [
+            resource(
+                {"emails": "a@contoso.com", "isEnabled": True, "notificationsSources": [{"sourceType": "AttackPath"}]}
+            )
+        ],
+        API_2023,
+    )
+
+    assert (contact.attack_path_notifications, contact.attack_path_minimal_risk) == (True, None)
+
+
+def test_role_notifications_without_a_roles_list_notify_no_role():
+    contact = parse_contacts(
+        [resource({"emails": "a@contoso.com", "isEnabled": True, "notificationsByRole": {"state": "On"}})], API_2023
+    )
+
+    assert (contact.role_notifications, contact.notified_roles) == (True, ())
+
+
 # -- hierarchy: trees as ARM may shape them ---------------------------------------------------------------------------
 
 GROUP_TYPE = "/providers/Microsoft.Management/managementGroups"
@@ -330,6 +448,12 @@ class TenantWithOddEntries(Tenant):
         super().__init__(tenant_id)
         self.group_entries: dict[str, Any] = {}
         self.subscription_entries: dict[str, Any] = {}
+        self.group_bodies: dict[str, Any] = {}
+
+    def group_details(self, group, expand_children, recurse):
+        if group.group_id in self.group_bodies:
+            return self.group_bodies[group.group_id]
+        return super().group_details(group, expand_children, recurse)
 
     def group_summary(self, group):
         if group.group_id in self.group_entries:
@@ -437,6 +561,37 @@ def test_listed_groups_without_a_readable_tenant_id_are_passed_over_when_finding
 
     assert discovery.scope == (TENANT_ID,)
     assert [s.subscription_id for s in discovery.subscriptions] == [subscription_id(1)]
+
+
+def test_a_scope_group_that_is_not_an_object_fails_the_run(emulator, use_tenant, discover_with):
+    builder = tenant_with_odd_entries()
+    builder.tenant.add_group("contoso", "Contoso")
+    builder.tenant.group_bodies["contoso"] = ["not", "a", "group"]
+    use_tenant(builder)
+
+    with pytest.raises(RunFailed) as raised:
+        discover_with("contoso")
+
+    assert str(raised.value) == "management group 'contoso' came back in an unexpected shape (not an object)"
+
+
+def test_every_delegated_subscription_is_counted(emulator, use_tenant, discover_with):
+    builder = TenantBuilder()
+    for number in (1, 2):
+        builder.subscription(number, "corp", home_tenant_id="99999999-2222-3333-4444-555555555555")
+    use_tenant(builder)
+
+    assert discover_with().delegated_left_out == 2
+
+
+def test_a_subscription_outside_the_tree_is_reported_with_no_path_and_its_listed_state(
+    emulator, use_tenant, discover_with
+):
+    builder = TenantBuilder()
+    builder.subscription(4, "corp", hidden_from_tree=True, state="PastDue")
+    use_tenant(builder)
+
+    assert discover_with().outside_tree == (Subscription(subscription_id(4), "sub-4", (), "PastDue"),)
 
 
 def test_a_refused_management_group_list_fails_the_run_saying_why(emulator, use_tenant, discover_with):
@@ -641,3 +796,33 @@ def test_other_reads_wait_for_a_conclusive_probe_only_up_to_the_limit(
     else:
         # Probing given up: each subscription finds out on its own.
         assert contact_calls_with(emulator, API_2023) == inconclusive + 3
+
+
+def test_a_refused_later_page_is_an_error_even_when_it_would_read_as_a_verdict(emulator, use_tenant, read_in_order):
+    builder = TenantBuilder()
+    items = [{"name": f"c{n}", "properties": {"emails": f"team{n}@contoso.com", "isEnabled": True}} for n in range(3)]
+    sub = builder.subscription(1, raw_contacts={API_2023: items})
+    builder.tenant.page_size = 2
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="skiptoken", status=404, code="ResourceNotFound", message="Gone."))
+
+    (error,), _ = read_in_order(sub)
+
+    assert isinstance(error, ContactReadError)
+    assert str(error) == "HTTP 404 ResourceNotFound: Gone."
+
+
+def test_a_run_that_falls_back_says_so_once_in_the_log(emulator, use_tenant, read_in_order, caplog):
+    builder, subs = tenant_of(2)
+    builder.tenant.contact_api_versions = (API_2017, API_2020)
+    use_tenant(builder)
+
+    with caplog.at_level(logging.WARNING, logger="shared.contacts"):
+        read_in_order(*subs)
+
+    (warning,) = [record.getMessage() for record in caplog.records if record.name == "shared.contacts"]
+    assert re.fullmatch(
+        f"security contacts api-version {API_2023} is not offered here "
+        rf"\(HTTP 400 NoRegisteredProviderFound: .*\); using {API_2020} for this run",
+        warning,
+    )
