@@ -31,6 +31,7 @@ IDENTITY_API_VERSION = "2019-08-01"
 _GROUPS = re.compile(r"^/providers/Microsoft\.Management/managementGroups/?$", re.IGNORECASE)
 _GROUP = re.compile(r"^/providers/Microsoft\.Management/managementGroups/([^/]+)/?$", re.IGNORECASE)
 _SUBSCRIPTIONS = re.compile(r"^/subscriptions/?$", re.IGNORECASE)
+_TENANTS = re.compile(r"^/tenants/?$", re.IGNORECASE)
 _PROVIDER = re.compile(r"^/providers/Microsoft\.Security/?$", re.IGNORECASE)
 _REGISTER = re.compile(r"^/subscriptions/([^/]+)/providers/([^/]+)/register/?$", re.IGNORECASE)
 _CONTACTS = re.compile(
@@ -291,6 +292,8 @@ class EmulatorServer:
             return "managementGroups.get"
         if _SUBSCRIPTIONS.match(path):
             return "subscriptions.list"
+        if _TENANTS.match(path):
+            return "tenants.list"
         if _CONTACTS.match(path):
             return "securityContacts"
         if _REGISTER.match(path):
@@ -353,6 +356,8 @@ class EmulatorServer:
         if route == "subscriptions.list":
             subs = [self.tenant.subscription_entry(s) for s in self.tenant.subscriptions.values() if not s.unlisted]
             return self._page(handler, subs, skip, path, api_version, "nextLink")
+        if route == "tenants.list":
+            return self._page(handler, self.tenant.tenant_entries(), skip, path, api_version, "nextLink")
         if route == "providers.get":
             return _send_json(handler, 200, self.tenant.security_provider())
         if route == "securityContacts":

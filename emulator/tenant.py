@@ -98,6 +98,9 @@ class Tenant:
         self.unknown_child_type: str | None = None
         # When set, nextLinks point at this host instead of the emulator (a hostile or broken proxy).
         self.next_link_host: str | None = None
+        # Customer tenants that delegate subscriptions here (Azure Lighthouse): id -> display name,
+        # or None where GET /tenants does not show a name.
+        self.delegating_tenants: dict[str, str | None] = {}
 
     def add_group(self, group_id: str, display_name: str, parent_id: str | None = None) -> Group:
         parent = self._group(parent_id or self.root_id)
@@ -129,6 +132,8 @@ class Tenant:
         tenant = cls(data["tenantId"], data.get("rootDisplayName", "Tenant Root Group"))
         tenant.page_size = int(data.get("pageSize", tenant.page_size))
         tenant.group_child_type = CHILD_TYPE_STYLES[data.get("childGroupTypes", "live")]
+        for delegating in data.get("delegatingTenants", []):
+            tenant.delegating_tenants[delegating["tenantId"].lower()] = delegating.get("displayName")
         if "contactsApiVersions" in data:
             tenant.contact_api_versions = tuple(data["contactsApiVersions"])
         for group in data.get("groups", []):
@@ -204,6 +209,20 @@ class Tenant:
                 "properties": properties,
             }
         ]
+
+    def tenant_entries(self) -> list[dict[str, Any]]:
+        """GET /tenants: this tenant and the customer tenants whose delegations the caller can see."""
+        entries = [{"id": f"/tenants/{self.tenant_id}", "tenantId": self.tenant_id, "displayName": "Contoso (home)"}]
+        for tenant_id, name in self.delegating_tenants.items():
+            entry: dict[str, Any] = {
+                "id": f"/tenants/{tenant_id}",
+                "tenantId": tenant_id,
+                "tenantCategory": "ProjectedBy",
+            }
+            if name:
+                entry["displayName"] = name
+            entries.append(entry)
+        return entries
 
     def security_provider(self) -> dict[str, Any]:
         """GET /providers/Microsoft.Security: the provider's resource types and the api-versions each offers."""

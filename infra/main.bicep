@@ -90,6 +90,7 @@ param allowedEmailDomains string = ''
 param checkConcurrency string = ''
 param runTimeoutSeconds string = ''
 param contactsApiVersion string = ''
+param includeDelegatedSubscriptions string = ''
 param notifyAllowedHosts string = ''
 param notifyOn string = ''
 param notifyMaxMessages string = ''
@@ -195,6 +196,7 @@ var monitorSettings = {
   RUN_TIMEOUT_SECONDS: runTimeoutSeconds
   AZURE_CLOUD: environment().name
   CONTACTS_API_VERSION: contactsApiVersion
+  INCLUDE_DELEGATED_SUBSCRIPTIONS: includeDelegatedSubscriptions
   CHECK_SCHEDULE: checkSchedule
   TEAMS_WEBHOOK_URL: empty(teamsWebhookUrl) ? '' : teamsReference
   SLACK_WEBHOOK_URL: empty(slackWebhookUrl) ? '' : slackReference

@@ -4,6 +4,8 @@ MANAGEMENT_GROUPS = "2023-04-01"
 SUBSCRIPTIONS = "2022-12-01"
 # Resource provider metadata (GET /providers/{namespace}): which api-versions a type offers.
 PROVIDERS = "2021-04-01"
+# GET /tenants: the tenants the identity can see, with display names.
+TENANTS = "2022-12-01"
 
 CONTACTS_2017 = "2017-08-01-preview"
 CONTACTS_2020 = "2020-01-01-preview"

@@ -38,7 +38,9 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
     async with AzureClients.create(settings, credential) as clients:
         try:
             async with asyncio.timeout_at(deadline):
-                discovery = await discover(clients.groups, settings.management_group_ids, settings.arm_endpoint)
+                discovery = await discover(
+                    clients.groups, settings.management_group_ids, settings.arm_endpoint, settings.include_delegated
+                )
         except TimeoutError as error:
             raise RunFailed(
                 f"the run deadline ({settings.run_timeout_seconds} s, RUN_TIMEOUT_SECONDS) passed while "
@@ -101,6 +103,8 @@ def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], 
     outside = {s.subscription_id.lower() for s in discovery.outside_tree}
     for subscription in (*discovery.subscriptions, *discovery.outside_tree):
         key = subscription.subscription_id.lower()
+        if settings.tenant_ids and subscription.tenant_id not in settings.tenant_ids:
+            continue
         seen.add(key)
         if settings.include_subscription_ids and key not in settings.include_subscription_ids:
             continue

@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_notify_test()
     failures: list[str] = []
     try:
-        settings = load_settings(os.environ).with_overrides(args.management_group, args.subscription)
+        settings = load_settings(os.environ).with_overrides(args.management_group, args.subscription, args.tenant)
         report = asyncio.run(check_and_print(settings, args.format, on_failure=failures.append))
     except MonitorError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ID",
         help="check only this subscription id (repeatable; default INCLUDE_SUBSCRIPTION_IDS)",
+    )
+    check.add_argument(
+        "--tenant",
+        action="append",
+        metavar="ID",
+        help="check only this tenant's subscriptions, delegated ones included (repeatable; Azure Lighthouse)",
     )
     add_check_arguments(check)
     notify_test = commands.add_parser(

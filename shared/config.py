@@ -42,6 +42,7 @@ APP_SETTINGS: tuple[str, ...] = (
     "AZURE_CLOUD",
     "ARM_ENDPOINT",
     "CONTACTS_API_VERSION",
+    "INCLUDE_DELEGATED_SUBSCRIPTIONS",
     # Read by the Functions host (the timer's schedule), not by load_settings.
     "CHECK_SCHEDULE",
     *STATE_APP_SETTINGS,
@@ -85,6 +86,10 @@ class Settings:
     arm_endpoint: str = CLOUDS["azurecloud"].arm_endpoint
     contacts_api_version: str = api_versions.CONTACTS_2023
     run_timeout_seconds: int = DEFAULT_RUN_TIMEOUT_SECONDS
+    # Check subscriptions delegated from other tenants (Azure Lighthouse) too.
+    include_delegated: bool = False
+    # Only these tenants' subscriptions (the command line's --tenant); empty means every tenant.
+    tenant_ids: frozenset[str] = frozenset()
     # Alert state in Table Storage; off unless STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING is set.
     state: StateSettings = field(default_factory=StateSettings)
     # Chat alerts (Teams, Slack); no channel unless TEAMS_WEBHOOK_URL or SLACK_WEBHOOK_URL is set.
@@ -94,6 +99,7 @@ class Settings:
         self,
         management_group_ids: list[str] | None = None,
         subscription_ids: list[str] | None = None,
+        tenant_ids: list[str] | None = None,
     ) -> Settings:
         """Apply command-line scope options, validated like their environment twins."""
         problems: list[str] = []
@@ -107,6 +113,10 @@ class Settings:
             if both:
                 problems.append("--subscription and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both)))
             updated = replace(updated, include_subscription_ids=subs)
+        if tenant_ids:
+            # Naming customer tenants asks for their delegated subscriptions, whatever the setting says.
+            tenants = _subscription_ids(",".join(tenant_ids), "--tenant", problems, "tenant ids")
+            updated = replace(updated, tenant_ids=tenants, include_delegated=True)
         if problems:
             raise ScopeOverrideError(problems)
         return updated
@@ -170,6 +180,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             problems,
             unit="seconds",
         ),
+        include_delegated=flag(
+            text("INCLUDE_DELEGATED_SUBSCRIPTIONS"), "INCLUDE_DELEGATED_SUBSCRIPTIONS", False, problems
+        ),
         state=load_state_settings(environ, problems),
         notify=load_notify_settings(environ, cloud, problems),
     )
@@ -182,11 +195,11 @@ def _split(value: str) -> list[str]:
     return [item for item in re.split(r"[,;\s]+", value) if item]
 
 
-def _subscription_ids(value: str, name: str, problems: list[str]) -> frozenset[str]:
+def _subscription_ids(value: str, name: str, problems: list[str], what: str = "subscription ids") -> frozenset[str]:
     ids = _split(value)
     bad = [item for item in ids if not _GUID.match(item)]
     if bad:
-        problems.append(f"{name} has values that are not subscription ids (GUIDs): {', '.join(bad)}")
+        problems.append(f"{name} has values that are not {what} (GUIDs): {', '.join(bad)}")
     return frozenset(item.lower() for item in ids if _GUID.match(item))
 
 

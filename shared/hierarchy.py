@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 MAX_GROUP_LIST_PAGES = 1_000
 MAX_SUBSCRIPTION_LIST_PAGES = 1_000
+MAX_TENANT_PAGES = 100
+# The first path element of a delegated subscription, so reports and messages group them apart.
+DELEGATED_GROUP = "Delegated"
 _SCOPE_ADVICE = "Check the id and that the identity has Security Reader (or another reader role) on it."
 
 
@@ -42,7 +45,7 @@ class Discovery:
     subscriptions: tuple[Subscription, ...]
     # Listed by GET /subscriptions in the home tenant but in no scope tree (only looked for at root scope).
     outside_tree: tuple[Subscription, ...] = ()
-    # Listed subscriptions of other tenants (Azure Lighthouse delegations), which no tree of ours holds.
+    # Listed subscriptions of other tenants (Azure Lighthouse delegations) not asked for, so not in the report.
     delegated_left_out: int = 0
 
 
@@ -64,7 +67,10 @@ def child_kind(child_type: Any) -> str | None:
     return None
 
 
-async def discover(client: ManagementGroupsMgmtClient, group_ids: Iterable[str], arm_endpoint: str) -> Discovery:
+async def discover(
+    client: ManagementGroupsMgmtClient, group_ids: Iterable[str], arm_endpoint: str, include_delegated: bool = False
+) -> Discovery:
+    """Subscriptions under the scope groups; with `include_delegated`, other tenants' delegated ones too."""
     reader = ArmReader(client.send_request, arm_endpoint)
     scope = tuple(group_ids) or (await find_root_group_id(reader),)
     found: dict[str, Subscription] = {}
@@ -76,30 +82,65 @@ async def discover(client: ManagementGroupsMgmtClient, group_ids: Iterable[str],
         if tenant_id:
             home_tenants.add(tenant_id)
             at_root = at_root or tenant_id == str(tree.get("name") or group_id).lower()
-        for subscription in subscriptions_in(tree, group_id):
+        for subscription in subscriptions_in(tree, group_id, tenant_id):
             key = subscription.subscription_id.lower()
             known = found.get(key)
             # Overlapping scopes: keep the path from the outermost group.
             if known is None or len(subscription.management_group_path) > len(known.management_group_path):
                 found[key] = subscription
     listed = await list_subscriptions(reader)
-    subscriptions = tuple(
-        Subscription(s.subscription_id, s.display_name, s.management_group_path, _state(listed, key))
-        for key, s in found.items()
-    )
+    subscriptions = [replace(s, state=_state(listed, key)) for key, s in found.items()]
     outside: list[Subscription] = []
-    delegated = 0
-    if at_root:
-        for key, entry in listed.items():
-            if key in found:
-                continue
-            if entry.tenant_id and home_tenants and entry.tenant_id not in home_tenants:
-                delegated += 1
-            else:
-                outside.append(Subscription(entry.subscription_id, entry.display_name, (), entry.state))
-    if delegated:
-        log.info("%d subscriptions delegated from other tenants are not part of this tenant's check", delegated)
-    return Discovery(scope, subscriptions, tuple(outside), delegated)
+    delegated: list[_ListedSubscription] = []
+    for key, entry in listed.items():
+        if key in found:
+            continue
+        if entry.tenant_id and home_tenants and entry.tenant_id not in home_tenants:
+            delegated.append(entry)
+        elif at_root:
+            # Below the root, the rest of the tenant is simply out of scope.
+            outside.append(Subscription(entry.subscription_id, entry.display_name, (), entry.state, entry.tenant_id))
+    if include_delegated and delegated:
+        subscriptions.extend(await delegated_subscriptions(reader, delegated))
+    elif delegated:
+        log.warning(
+            "%d subscriptions delegated from other tenants (Azure Lighthouse) are not checked; set "
+            "INCLUDE_DELEGATED_SUBSCRIPTIONS=true (or pass --tenant) to include them",
+            len(delegated),
+        )
+    return Discovery(scope, tuple(subscriptions), tuple(outside), 0 if include_delegated else len(delegated))
+
+
+async def delegated_subscriptions(reader: ArmReader, entries: list[_ListedSubscription]) -> list[Subscription]:
+    """Delegated subscriptions, each under ("Delegated", <tenant display name or id>)."""
+    names = await tenant_names(reader)
+    return [
+        Subscription(
+            entry.subscription_id,
+            entry.display_name,
+            (DELEGATED_GROUP, names.get(entry.tenant_id) or entry.tenant_id),
+            entry.state,
+            entry.tenant_id,
+            delegated=True,
+        )
+        for entry in entries
+    ]
+
+
+async def tenant_names(reader: ArmReader) -> dict[str, str]:
+    """Display names of the tenants the identity can see; where ARM does not say, the id serves."""
+    try:
+        entries = await reader.list_values(f"/tenants?api-version={api_versions.TENANTS}", MAX_TENANT_PAGES)
+    except ArmCallError as error:
+        log.info("tenant names are not readable (%s); delegated subscriptions are grouped by tenant id", error)
+        return {}
+    names: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("tenantId"), str):
+            name = entry.get("displayName") or entry.get("defaultDomain")
+            if isinstance(name, str) and name:
+                names[entry["tenantId"].lower()] = name
+    return names
 
 
 async def find_root_group_id(reader: ArmReader) -> str:
@@ -121,7 +162,7 @@ async def find_root_group_id(reader: ArmReader) -> str:
     )
 
 
-def subscriptions_in(tree: Any, group_id: str) -> Iterator[Subscription]:
+def subscriptions_in(tree: Any, group_id: str, tenant_id: str = "") -> Iterator[Subscription]:
     """Subscriptions of an expanded group, each with the display names of the groups above it."""
     try:
         properties = tree.get("properties") or {}
@@ -132,7 +173,9 @@ def subscriptions_in(tree: Any, group_id: str) -> Iterator[Subscription]:
             kind = child_kind(child.get("type"))
             if kind == "subscription":
                 subscription_id = str(child.get("name") or str(child["id"]).rsplit("/", 1)[-1])
-                yield Subscription(subscription_id, child.get("displayName") or subscription_id, path)
+                yield Subscription(
+                    subscription_id, child.get("displayName") or subscription_id, path, tenant_id=tenant_id
+                )
             elif kind == "group":
                 child_path = (*path, child.get("displayName") or child.get("name"))
                 stack.extend((grandchild, child_path) for grandchild in reversed(child.get("children") or []))

@@ -22,6 +22,10 @@ class Subscription:
     # "Enabled", "Warned", "PastDue", "Disabled", "Deleted", or "Unknown" when the
     # subscription list did not include it (the identity may lack access).
     state: str = "Unknown"
+    # The tenant the subscription belongs to (lowercase); another tenant's for an Azure Lighthouse delegation.
+    tenant_id: str = ""
+    # Delegated to this tenant from another one (Azure Lighthouse).
+    delegated: bool = False
 
 
 class ContactState(StrEnum):
@@ -125,6 +129,8 @@ class SubscriptionResult:
             "subscriptionId": sub.subscription_id,
             "displayName": sub.display_name,
             "managementGroupPath": list(sub.management_group_path),
+            "tenantId": sub.tenant_id or None,
+            "delegated": sub.delegated,
             "state": sub.state,
             "status": self.status.value,
             "findings": [finding.to_dict() for finding in self.findings],

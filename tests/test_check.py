@@ -12,7 +12,7 @@ from shared.azure_clients import RETRY_COUNT, build_credential
 from shared.checker import exit_code, exit_reason, run_check
 from shared.errors import RunFailed
 from shared.models import Status
-from tests.conftest import TenantBuilder, good_contact, subscription_id
+from tests.conftest import TENANT_ID, TenantBuilder, good_contact, subscription_id
 
 
 @pytest.fixture
@@ -69,6 +69,8 @@ def test_the_json_report_has_the_documented_fields(emulator, use_tenant, check):
         "subscriptionId": subscription_id(3),
         "displayName": "sub-3",
         "managementGroupPath": ["Tenant Root Group", "Contoso", "Platform"],
+        "tenantId": TENANT_ID,
+        "delegated": False,
         "state": "Enabled",
         "status": "fail",
         "findings": [

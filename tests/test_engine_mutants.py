@@ -591,7 +591,7 @@ def test_a_subscription_outside_the_tree_is_reported_with_no_path_and_its_listed
     builder.subscription(4, "corp", hidden_from_tree=True, state="PastDue")
     use_tenant(builder)
 
-    assert discover_with().outside_tree == (Subscription(subscription_id(4), "sub-4", (), "PastDue"),)
+    assert discover_with().outside_tree == (Subscription(subscription_id(4), "sub-4", (), "PastDue", TENANT_ID),)
 
 
 def test_a_refused_management_group_list_fails_the_run_saying_why(emulator, use_tenant, discover_with):
