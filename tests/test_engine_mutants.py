@@ -584,6 +584,19 @@ def test_every_delegated_subscription_is_counted(emulator, use_tenant, discover_
     assert discover_with().delegated_left_out == 2
 
 
+def test_delegated_subscriptions_left_out_are_logged_once_with_their_count(emulator, use_tenant, discover_with, caplog):
+    builder = TenantBuilder()
+    for number in (1, 2):
+        builder.subscription(number, "corp", home_tenant_id="99999999-2222-3333-4444-555555555555")
+    use_tenant(builder)
+
+    with caplog.at_level(logging.INFO, logger="shared.hierarchy"):
+        discover_with()
+
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "shared.hierarchy"]
+    assert message.startswith("2 subscriptions delegated from other tenants")
+
+
 def test_a_subscription_outside_the_tree_is_reported_with_no_path_and_its_listed_state(
     emulator, use_tenant, discover_with
 ):
@@ -826,3 +839,20 @@ def test_a_run_that_falls_back_says_so_once_in_the_log(emulator, use_tenant, rea
         rf"\(HTTP 400 NoRegisteredProviderFound: .*\); using {API_2020} for this run",
         warning,
     )
+
+
+def test_why_the_providers_api_version_list_could_not_be_read_is_kept_in_the_debug_log(
+    emulator, use_tenant, read_in_order, caplog
+):
+    builder, subs = tenant_of(1)
+    builder.tenant.contact_api_versions = (API_2017, API_2020)
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    with caplog.at_level(logging.DEBUG, logger="shared.contacts"):
+        read_in_order(*subs)
+
+    (record,) = [r for r in caplog.records if r.name == "shared.contacts" and r.levelno == logging.DEBUG]
+    assert record.getMessage() == "could not read Microsoft.Security's api-versions"
+    assert record.exc_info is not None
+    assert "HTTP 403 AuthorizationFailed" in str(record.exc_info[1])
