@@ -392,7 +392,7 @@ def test_groups_without_display_names_are_named_by_their_ids_in_the_path():
 
     (subscription,) = subscriptions_in(tree, "scope-id")
 
-    assert subscription.management_group_path == ("mg-top", "mg-child")
+    assert subscription == Subscription("sub-a", "A", ("mg-top", "mg-child"), "Unknown", tenant_id="")
 
 
 def test_a_tree_without_a_name_is_named_by_the_scope_id():
@@ -433,12 +433,12 @@ def test_a_subscription_child_with_neither_name_nor_id_fails_the_run_naming_the_
 
 @pytest.fixture
 def discover_with(settings_for):
-    async def walk(group_ids):
+    async def walk(group_ids, include_delegated):
         settings = settings_for()
         async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
-            return await discover(clients.groups, group_ids, settings.arm_endpoint)
+            return await discover(clients.groups, group_ids, settings.arm_endpoint, include_delegated)
 
-    return lambda *group_ids: asyncio.run(walk(group_ids))
+    return lambda *group_ids, include_delegated=False: asyncio.run(walk(group_ids, include_delegated))
 
 
 class TenantWithOddEntries(Tenant):
@@ -449,6 +449,11 @@ class TenantWithOddEntries(Tenant):
         self.group_entries: dict[str, Any] = {}
         self.subscription_entries: dict[str, Any] = {}
         self.group_bodies: dict[str, Any] = {}
+        # Served by GET /tenants before this tenant's own entry.
+        self.tenant_list_entries: list[Any] = []
+
+    def tenant_entries(self):
+        return [*self.tenant_list_entries, *super().tenant_entries()]
 
     def group_details(self, group, expand_children, recurse):
         if group.group_id in self.group_bodies:
@@ -595,6 +600,30 @@ def test_delegated_subscriptions_left_out_are_logged_once_with_their_count(emula
 
     (message,) = [r.getMessage() for r in caplog.records if r.name == "shared.hierarchy"]
     assert message.startswith("2 subscriptions delegated from other tenants")
+
+
+def test_included_delegations_are_named_by_tenant_display_name_or_default_domain_else_tenant_id(
+    emulator, use_tenant, discover_with
+):
+    fabrikam, adatum = "f0000000-0000-4000-8000-00000000fab1", "a0000000-0000-4000-8000-0000000ada7a"
+    builder = tenant_with_odd_entries()
+    builder.subscription(10, TENANT_ID, home_tenant_id=fabrikam)
+    builder.subscription(11, TENANT_ID, home_tenant_id=adatum)
+    builder.tenant.tenant_list_entries = [
+        "not-an-object",
+        {"tenantId": None, "displayName": "No id"},
+        {"tenantId": fabrikam, "defaultDomain": "fabrikam.onmicrosoft.com"},
+        {"tenantId": adatum, "displayName": 5},
+    ]
+    use_tenant(builder)
+
+    discovery = discover_with(include_delegated=True)
+
+    assert {s.subscription_id: s.management_group_path for s in discovery.subscriptions} == {
+        subscription_id(10): ("Delegated", "fabrikam.onmicrosoft.com"),
+        subscription_id(11): ("Delegated", adatum),
+    }
+    assert discovery.delegated_left_out == 0
 
 
 def test_a_subscription_outside_the_tree_is_reported_with_no_path_and_its_listed_state(
