@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .certs import create_certificates
 from .faults import Fault, FaultPlan, fault_error
-from .tenant import Tenant
+from .tenant import Tenant, contact_put_problems
 
 ARM_AUDIENCES = {
     "https://management.azure.com",
@@ -283,7 +283,7 @@ class EmulatorServer:
         # Recorded by _send_raw just before the answer leaves, so a client never sees
         # a response that the statistics do not yet include.
         handler.arm_request = (self.stats, route, target, self.stats.generation)  # type: ignore[attr-defined]
-        self._answer_arm(handler, method, parts.path, parse_qs(parts.query), route, target)
+        self._answer_arm(handler, method, parts.path, parse_qs(parts.query), route, target, body)
 
     def _route_name(self, path: str) -> str:
         if _GROUPS.match(path):
@@ -310,6 +310,7 @@ class EmulatorServer:
         query: dict[str, list[str]],
         route: str,
         target: str,
+        body: bytes = b"",
     ) -> int:
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
@@ -336,6 +337,11 @@ class EmulatorServer:
         if route == "providers.register" and method == "POST":
             # What azure-mgmt-core's auto-registration policy would send; answered so a test can see it was tried.
             return _send_json(handler, 200, {"registrationState": "Registering"})
+        if route == "securityContacts" and method == "PUT":
+            match = _CONTACTS.match(path)
+            assert match is not None
+            api_version = query.get("api-version", [""])[0]
+            return self._put_contact(handler, match.group(1), match.group(2), api_version, body)
         if method != "GET":
             return _arm_error(handler, 405, "MethodNotAllowed", "The emulator only serves reads.")
         api_version = query.get("api-version", [""])[0]
@@ -450,6 +456,43 @@ class EmulatorServer:
                     return _send_json(handler, 200, item)
             return _arm_error(handler, 404, "ResourceNotFound", f"Security contact '{name}' was not found.")
         return self._page(handler, items, skip, path, api_version, "nextLink")
+
+    def _put_contact(
+        self, handler: BaseHTTPRequestHandler, subscription_id: str, name: str | None, api_version: str, body: bytes
+    ) -> int:
+        """A securityContacts write, refused the way ARM refuses it (version, subscription, provider, body)."""
+        sub = self.tenant.subscriptions.get(subscription_id.lower())
+        offered = (sub.contact_api_versions if sub else None) or self.tenant.contact_api_versions
+        if api_version not in offered:
+            return _arm_error(
+                handler,
+                400,
+                "NoRegisteredProviderFound",
+                f"No registered resource provider found for location 'global' and API version "
+                f"'{api_version}' for type 'securityContacts'. The supported api-versions are '{', '.join(offered)}'.",
+            )
+        if sub is None:
+            return _arm_error(
+                handler, 404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
+            )
+        if not sub.security_provider_registered:
+            return _arm_error(
+                handler,
+                409,
+                "MissingSubscriptionRegistration",
+                "The subscription is not registered to use namespace 'Microsoft.Security'. "
+                "See https://aka.ms/rps-not-found for how to register subscriptions.",
+            )
+        try:
+            document = json.loads(body or b"null")
+        except ValueError:
+            return _arm_error(handler, 400, "InvalidRequestContent", "The request content was invalid JSON.")
+        problems = contact_put_problems(api_version, name, document)
+        if problems:
+            return _arm_error(handler, 400, "InvalidInput", " ".join(problems))
+        assert name is not None
+        resource, created = self.tenant.put_contact(sub, api_version, name, document["properties"])
+        return _send_json(handler, 201 if created else 200, resource)
 
     # -- admin -----------------------------------------------------------------
 

@@ -22,6 +22,16 @@ CONTACT_API_VERSIONS = (API_2017, API_2020, API_2023)
 LIVE_GROUP_CHILD_TYPE = "/providers/Microsoft.Management/managementGroups"
 SPEC_GROUP_CHILD_TYPE = "Microsoft.Management/managementGroups"
 CHILD_TYPE_STYLES = {"live": LIVE_GROUP_CHILD_TYPE, "spec": SPEC_GROUP_CHILD_TYPE}
+# What a securityContacts PUT may say, per the API's swagger.
+WRITABLE_CONTACT_API_VERSIONS = (API_2020, API_2023)
+_ON_OFF = ("On", "Off")
+_SEVERITIES = ("High", "Medium", "Low")
+_RISK_LEVELS = ("Critical", "High", "Medium", "Low")
+_ROLES = ("AccountAdmin", "ServiceAdmin", "Owner", "Contributor")
+_PROPERTIES = {
+    API_2020: {"emails", "phone", "alertNotifications", "notificationsByRole"},
+    API_2023: {"emails", "phone", "isEnabled", "notificationsByRole", "notificationsSources"},
+}
 
 
 @dataclass
@@ -157,6 +167,26 @@ class Tenant:
             )
         tenant.unreadable_group_ids = {g.lower() for g in data.get("unreadableGroups", [])}
         return tenant
+
+    # -- writes ----------------------------------------------------------------
+
+    def put_contact(
+        self, subscription: EmulatedSubscription, api_version: str, name: str, properties: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a validated PUT as the api-version shapes it; (the stored resource, whether it was created)."""
+        base = f"/subscriptions/{subscription.subscription_id}/providers/Microsoft.Security/securityContacts"
+        resource = {
+            "id": f"{base}/{name}",
+            "name": name,
+            "type": "Microsoft.Security/securityContacts",
+            "properties": json.loads(json.dumps(properties)),
+        }
+        items = [item for item in self.contact_items(subscription, api_version) if item.get("name") != name]
+        created = len(items) == len(self.contact_items(subscription, api_version))
+        # The written api-version answers with exactly what was written; the others render from the model.
+        subscription.raw_contacts = {api_version: [*items, resource]}
+        subscription.contact = _contact_from_properties(properties, api_version)
+        return resource, created
 
     # -- rendering -------------------------------------------------------------
 
@@ -302,6 +332,81 @@ class Tenant:
                 "spendingLimit": "Off",
             },
         }
+
+
+def contact_put_problems(api_version: str, name: str | None, body: Any) -> list[str]:
+    """Why ARM would refuse this securityContacts PUT body (empty when it is acceptable)."""
+    if api_version not in WRITABLE_CONTACT_API_VERSIONS:
+        return [f"The emulator accepts security contact writes only in {', '.join(WRITABLE_CONTACT_API_VERSIONS)}."]
+    if not name:
+        return ["A security contact PUT must name the contact."]
+    problems = []
+    if api_version == API_2023 and name != "default":
+        problems.append(f"Security contact name '{name}' is invalid: in {API_2023} the name must be 'default'.")
+    properties = body.get("properties") if isinstance(body, dict) else None
+    if not isinstance(properties, dict):
+        return [*problems, "The request body must be a JSON object with a 'properties' object."]
+    unknown = sorted(set(properties) - _PROPERTIES[api_version])
+    if unknown:
+        problems.append(f"Properties not in {api_version}: {', '.join(unknown)}.")
+    emails = properties.get("emails")
+    if emails is not None:
+        if not isinstance(emails, str):
+            problems.append("emails must be a string of addresses separated by ';'.")
+        elif any("@" not in part or "," in part for part in emails.split(";")):
+            problems.append(f"emails '{emails}' is not a ';'-separated list of email addresses.")
+    if not isinstance(properties.get("phone", ""), str):
+        problems.append("phone must be a string.")
+    by_role = properties.get("notificationsByRole")
+    if by_role is not None:
+        if not isinstance(by_role, dict) or by_role.get("state", "On") not in _ON_OFF:
+            problems.append("notificationsByRole.state must be On or Off.")
+        elif not isinstance(by_role.get("roles", []), list) or set(by_role.get("roles", [])) - set(_ROLES):
+            problems.append(f"notificationsByRole.roles must be among {', '.join(_ROLES)}.")
+    if api_version == API_2020:
+        alerts = properties.get("alertNotifications")
+        if alerts is not None and (
+            not isinstance(alerts, dict)
+            or alerts.get("state", "On") not in _ON_OFF
+            or alerts.get("minimalSeverity", "High") not in _SEVERITIES
+        ):
+            problems.append(f"alertNotifications needs state On/Off and minimalSeverity {'/'.join(_SEVERITIES)}.")
+        return problems
+    if not isinstance(properties.get("isEnabled", False), bool):
+        problems.append("isEnabled must be true or false.")
+    sources = properties.get("notificationsSources", [])
+    if not isinstance(sources, list):
+        return [*problems, "notificationsSources must be a list."]
+    for source in sources:
+        kind = source.get("sourceType") if isinstance(source, dict) else None
+        if kind == "Alert" and source.get("minimalSeverity") in _SEVERITIES:
+            continue
+        if kind == "AttackPath" and source.get("minimalRiskLevel") in _RISK_LEVELS:
+            continue
+        problems.append(f"notificationsSources entry {source!r} is not a valid Alert or AttackPath source.")
+    return problems
+
+
+def _contact_from_properties(properties: dict[str, Any], api_version: str) -> Contact:
+    """The API-neutral model of a written contact, so other api-versions render it too (best effort)."""
+    by_role = properties.get("notificationsByRole") or {}
+    contact = Contact(
+        emails=[part for part in str(properties.get("emails") or "").split(";") if part],
+        phone=str(properties.get("phone") or ""),
+        roles_enabled=by_role.get("state") == "On",
+        roles=list(by_role.get("roles") or []),
+    )
+    if api_version == API_2020:
+        alerts = properties.get("alertNotifications") or {}
+        contact.alerts_enabled = alerts.get("state") == "On"
+        contact.minimal_severity = alerts.get("minimalSeverity", "High")
+        return contact
+    sources = {source["sourceType"]: source for source in properties.get("notificationsSources") or []}
+    contact.enabled = bool(properties.get("isEnabled"))
+    contact.alerts_enabled = "Alert" in sources
+    contact.minimal_severity = sources.get("Alert", {}).get("minimalSeverity", "High")
+    contact.attack_path_risk_level = sources.get("AttackPath", {}).get("minimalRiskLevel", "Critical")
+    return contact
 
 
 def _child_info(

@@ -1,4 +1,4 @@
-"""Command line: `python -m shared check|notify-test|demo`."""
+"""Command line: `python -m shared check|notify-test|fix|demo`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .config import Settings, load_settings
 from .errors import MonitorError
 from .models import Report
 from .notify.command import add_check_arguments, notify_after_check, run_notify_test, wants_notification
+from .remediation.command import add_fix_parser, run_fix_command
 from .report_format import to_json, to_table
 
 EXIT_RUN_FAILED = 2
@@ -32,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args.format)
     if args.command == "notify-test":
         return run_notify_test()
+    if args.command == "fix":
+        return run_fix_command(args)
     failures: list[str] = []
     try:
         settings = load_settings(os.environ).with_overrides(args.management_group, args.subscription, args.tenant)
@@ -111,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         "notify-test", help="post a test message to each configured chat channel and show what it answered"
     )
     notify_test.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    add_fix_parser(commands)
     demo = commands.add_parser("demo", help="run a real check against the built-in emulated tenant")
     for command in (check, demo):
         command.add_argument("--format", choices=("table", "json"), default="table")

@@ -1,0 +1,87 @@
+"""A fix plan or result as text for the operator, or as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .outcome import FixReport, Outcome, SubscriptionFix
+
+_HEADLINES = {
+    Outcome.PLANNED: "would change",
+    Outcome.FIXED: "fixed",
+    Outcome.STILL_FAILING: "written, still failing",
+    Outcome.CANNOT_FIX: "cannot be fixed by this command",
+    Outcome.ALREADY_PASSES: "already passes",
+    Outcome.FAILED: "not fixed",
+    Outcome.NOT_CHECKED: "not checked, never written",
+}
+# Problems last, next to the summary, where the eye ends up.
+_ORDER = {
+    Outcome.FIXED: 0,
+    Outcome.PLANNED: 0,
+    Outcome.ALREADY_PASSES: 1,
+    Outcome.STILL_FAILING: 2,
+    Outcome.CANNOT_FIX: 3,
+    Outcome.FAILED: 4,
+    Outcome.NOT_CHECKED: 5,
+}
+
+
+def to_json(report: FixReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+
+
+DRY_RUN_INTRO = "Dry run: nothing was written. Review the changes, then add --apply to write them."
+
+
+def to_text(report: FixReport, intro: str | None = None) -> str:
+    """Per subscription what changes (old -> new) and, before writing, the `az rest` line that would send it."""
+    show_requests = not report.applied
+    lines: list[str] = []
+    intro = intro if intro is not None else ("" if report.applied else DRY_RUN_INTRO)
+    if intro:
+        lines += [intro, ""]
+    for fix in sorted(report.fixes, key=lambda f: _ORDER[f.outcome]):
+        lines += _subscription_lines(fix, report.arm_endpoint, show_requests)
+        lines.append("")
+    if not report.fixes:
+        lines += ["Nothing to fix: no subscription fails a rule.", ""]
+    lines.append(summary_line(report))
+    return "\n".join(lines)
+
+
+def summary_line(report: FixReport) -> str:
+    counts = report.summary
+    parts = [f"{counts[outcome.value]} {_HEADLINES[outcome]}" for outcome in Outcome if counts[outcome.value]]
+    checked = f"{counts['pass']} passed the check, {counts['skipped']} skipped"
+    return f"{'; '.join(parts) or 'nothing to change'} ({checked})"
+
+
+def _subscription_lines(fix: SubscriptionFix, arm_endpoint: str, show_request: bool) -> list[str]:
+    sub = fix.result.subscription
+    plan = fix.plan
+    headline = _HEADLINES[fix.outcome]
+    if plan is not None and plan.creates and fix.outcome in (Outcome.PLANNED, Outcome.FIXED):
+        headline += " (creates the security contact)"
+    where = " / ".join(sub.management_group_path)
+    version = f", {plan.api_version}" if plan else ""
+    lines = [f"{sub.display_name or '?'} ({sub.subscription_id}{version}) [{where}]: {headline}"]
+    if fix.result.findings:
+        lines.append(f"  fails: {', '.join(dict.fromkeys(f.rule for f in fix.result.findings))}")
+    if plan is not None:
+        lines += [f"  {change.field}: {_show(change.old)} -> {_show(change.new)}" for change in plan.changes]
+        if fix.outcome is not Outcome.CANNOT_FIX:
+            lines += [f"  still needed: {item}" for item in plan.unresolved]
+    if fix.reason and fix.outcome is not Outcome.PLANNED:
+        lines.append(f"  {fix.reason}")
+    request = fix.request
+    if show_request and request is not None:
+        lines.append(f"  {request.az_rest(arm_endpoint)}")
+    return lines
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    return json.dumps(value, ensure_ascii=False)
