@@ -1,0 +1,296 @@
+"""`python -m shared fix` against the ARM emulator: real SDK pipeline, real PUTs, real re-reads."""
+
+import io
+import json
+import sys
+
+import pytest
+import requests
+
+from emulator.faults import Fault
+from shared.cli import main
+from tests.conftest import TenantBuilder, good_contact, subscription_id
+
+V2020 = "2020-01-01-preview"
+V2023 = "2023-12-01-preview"
+EMAIL = "secops@contoso.com"
+
+GOOD = 1
+NOTHING = 2
+ALERTS_OFF = 3
+OWNER_MISSING = 4
+SWITCHED_OFF = 5
+ONLY_2020 = 6
+DENIED = 7
+DISABLED = 8
+
+
+class Terminal(io.StringIO):
+    """What the operator types, on a stdin that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def failing_shapes() -> TenantBuilder:
+    builder = TenantBuilder()
+    builder.subscription(GOOD, "corp", good_contact())
+    builder.subscription(NOTHING, "corp", None)
+    builder.subscription(ALERTS_OFF, "corp", good_contact(alerts_enabled=False, phone="+1-555-0100"))
+    builder.subscription(OWNER_MISSING, "platform", good_contact(roles=["Contributor"], emails=["a@contoso.com"]))
+    builder.subscription(SWITCHED_OFF, "platform", good_contact(enabled=False))
+    builder.subscription(ONLY_2020, "platform", good_contact(alerts_enabled=False), contact_api_versions=(V2020,))
+    return builder
+
+
+def with_unfixable(builder: TenantBuilder) -> TenantBuilder:
+    builder.subscription(DENIED, "corp", None, deny_contacts=True)
+    builder.subscription(DISABLED, "corp", None, state="Disabled")
+    return builder
+
+
+def fix(capsys, *arguments: str) -> tuple[int, dict]:
+    code = main(["fix", "--email", EMAIL, "--format", "json", *arguments])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else {}
+
+
+def by_id(document: dict) -> dict[str, dict]:
+    return {entry["subscriptionId"]: entry for entry in document["subscriptions"]}
+
+
+def written(emulator) -> list[str]:
+    return [target for method, target in emulator.stats.writes if method == "PUT"]
+
+
+def test_dry_run_plans_every_failing_shape_and_writes_nothing(emulator, use_tenant, capsys):
+    use_tenant(with_unfixable(failing_shapes()))
+
+    code, document = fix(capsys)
+
+    assert emulator.stats.writes == []
+    assert document["mode"] == "dry-run"
+    plans = by_id(document)
+    assert set(plans) == {
+        subscription_id(n) for n in (NOTHING, ALERTS_OFF, OWNER_MISSING, SWITCHED_OFF, ONLY_2020, DENIED)
+    }
+    nothing = plans[subscription_id(NOTHING)]
+    assert (nothing["outcome"], nothing["creates"], nothing["contactsApiVersion"]) == ("planned", True, V2023)
+    assert nothing["request"]["body"]["properties"]["emails"] == EMAIL
+    alerts = plans[subscription_id(ALERTS_OFF)]
+    assert [c["field"] for c in alerts["changes"]] == ["notificationsSources[Alert]"]
+    assert alerts["request"]["body"]["properties"]["phone"] == "+1-555-0100"
+    owner = plans[subscription_id(OWNER_MISSING)]
+    assert owner["changes"] == [
+        {"field": "notificationsByRole.roles", "old": ["Contributor"], "new": ["Contributor", "Owner"]}
+    ]
+    assert owner["request"]["body"]["properties"]["emails"] == "a@contoso.com"
+    assert plans[subscription_id(SWITCHED_OFF)]["changes"] == [{"field": "isEnabled", "old": False, "new": True}]
+    only_2020 = plans[subscription_id(ONLY_2020)]
+    assert only_2020["contactsApiVersion"] == V2020
+    assert only_2020["changes"] == [{"field": "alertNotifications.state", "old": "Off", "new": "On"}]
+    assert only_2020["request"]["url"].endswith(f"securityContacts/default?api-version={V2020}")
+    assert only_2020["request"]["azRest"].startswith("az rest --method put --url ")
+    denied = plans[subscription_id(DENIED)]
+    assert (denied["outcome"], denied["request"]) == ("not-checked", None)
+    assert "403" in denied["reason"]
+    assert document["summary"]["planned"] == 5
+    assert code == 1  # the denied subscription cannot be fixed
+
+
+def test_a_dry_run_where_everything_can_be_fixed_exits_0_and_the_table_shows_old_and_new(emulator, use_tenant, capsys):
+    use_tenant(failing_shapes())
+
+    code = main(["fix", "--email", EMAIL])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert emulator.stats.writes == []
+    assert "Dry run: nothing was written" in out
+    assert 'notificationsByRole.roles: ["Contributor"] -> ["Contributor", "Owner"]' in out
+    assert f"az rest --method put --url '{emulator.arm_endpoint}/subscriptions/{subscription_id(SWITCHED_OFF)}" in out
+    assert "5 would change" in out
+
+
+def test_apply_writes_each_failing_subscription_once_and_the_check_then_passes(emulator, use_tenant, capsys):
+    use_tenant(failing_shapes())
+
+    code, document = fix(capsys, "--apply", "--yes")
+
+    assert code == 0
+    assert {entry["outcome"] for entry in document["subscriptions"]} == {"fixed"}
+    targets = written(emulator)
+    assert sorted(targets) == sorted(
+        f"/subscriptions/{subscription_id(n)}/providers/Microsoft.Security/securityContacts/default?api-version={v}"
+        for n, v in (
+            (NOTHING, V2023),
+            (ALERTS_OFF, V2023),
+            (OWNER_MISSING, V2023),
+            (SWITCHED_OFF, V2023),
+            (ONLY_2020, V2020),
+        )
+    )
+    assert main(["check"]) == 0
+    kept = emulator.tenant.subscriptions[subscription_id(ALERTS_OFF)].raw_contacts[V2023][0]["properties"]
+    assert kept["phone"] == "+1-555-0100"
+    assert kept["emails"] == "secops@contoso.com"
+
+
+def test_error_and_skipped_subscriptions_are_never_written(emulator, use_tenant, capsys):
+    use_tenant(with_unfixable(failing_shapes()))
+
+    code, document = fix(capsys, "--apply", "--yes")
+
+    assert code == 1
+    assert not any(subscription_id(DENIED) in t or subscription_id(DISABLED) in t for t in written(emulator))
+    assert by_id(document)[subscription_id(DENIED)]["outcome"] == "not-checked"
+    assert subscription_id(DISABLED) not in by_id(document)
+
+
+def test_refused_and_throttled_writes_are_reported_per_subscription_and_the_rest_are_fixed(
+    emulator, use_tenant, capsys
+):
+    use_tenant(failing_shapes())
+    emulator.add_fault(Fault(match=f"{subscription_id(ALERTS_OFF)}/.*securityContacts/default", status=403, times=None))
+    emulator.add_fault(
+        Fault(
+            match=f"{subscription_id(OWNER_MISSING)}/.*securityContacts/default",
+            status=429,
+            retry_after=0.01,
+            times=None,
+        )
+    )
+
+    code, document = fix(capsys, "--apply", "--yes")
+
+    assert code == 1
+    results = by_id(document)
+    refused = results[subscription_id(ALERTS_OFF)]
+    assert refused["outcome"] == "failed"
+    assert refused["reason"].startswith("not written: HTTP 403 AuthorizationFailed")
+    assert "Security Admin" in refused["reason"]
+    throttled = results[subscription_id(OWNER_MISSING)]
+    assert throttled["outcome"] == "failed"
+    assert "HTTP 429" in throttled["reason"]
+    # The pipeline's retries apply to writes as to reads: the first try and 4 retries.
+    assert (
+        written(emulator).count(
+            f"/subscriptions/{subscription_id(OWNER_MISSING)}/providers/Microsoft.Security/securityContacts/default"
+            f"?api-version={V2023}"
+        )
+        == 5
+    )
+    others = {n: results[subscription_id(n)]["outcome"] for n in (NOTHING, SWITCHED_OFF, ONLY_2020)}
+    assert others == {NOTHING: "fixed", SWITCHED_OFF: "fixed", ONLY_2020: "fixed"}
+    assert document["summary"]["fixed"] == 3 and document["summary"]["failed"] == 2
+
+
+def test_an_unregistered_provider_is_a_per_subscription_error_and_is_never_registered(emulator, use_tenant, capsys):
+    builder = failing_shapes()
+    unregistered = builder.subscription(9, "corp", None, security_provider_registered=False)
+    use_tenant(builder)
+
+    code, document = fix(capsys, "--apply", "--yes")
+
+    assert code == 1
+    entry = by_id(document)[unregistered]
+    assert entry["outcome"] == "failed"
+    assert "409 MissingSubscriptionRegistration" in entry["reason"]
+    assert f"az provider register --namespace Microsoft.Security --subscription {unregistered}" in entry["reason"]
+    assert not any("/register" in target for _, target in emulator.stats.writes)
+
+
+def test_existing_invalid_addresses_are_kept_unless_replace_emails(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    bad = builder.subscription(1, "corp", good_contact(emails=["hr-it(at)contoso.com"], roles_enabled=False))
+    use_tenant(builder)
+
+    kept_code, kept = fix(capsys, "--apply", "--yes")
+    after_kept = emulator.tenant.subscriptions[bad].raw_contacts[V2023][0]["properties"]["emails"]
+    replaced_code, replaced = fix(capsys, "--apply", "--yes", "--replace-emails")
+
+    assert (kept_code, by_id(kept)[bad]["outcome"]) == (1, "still-failing")
+    assert after_kept == "hr-it(at)contoso.com"
+    assert (replaced_code, by_id(replaced)[bad]["outcome"]) == (0, "fixed")
+    assert emulator.tenant.subscriptions[bad].raw_contacts[V2023][0]["properties"]["emails"] == EMAIL
+
+
+def test_apply_on_a_non_interactive_stdin_without_yes_is_refused_before_any_call(emulator, use_tenant, capsys):
+    use_tenant(failing_shapes())
+
+    code = main(["fix", "--email", EMAIL, "--apply"])
+
+    assert code == 2
+    assert "add --yes" in capsys.readouterr().err
+    assert emulator.stats.snapshot()["armCalls"] == 0
+
+
+def test_apply_asks_on_a_terminal_and_writes_nothing_unless_told_yes(emulator, use_tenant, capsys, monkeypatch):
+    use_tenant(failing_shapes())
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+
+    declined = main(["fix", "--email", EMAIL, "--apply"])
+
+    err = capsys.readouterr().err
+    assert declined == 2
+    assert "Type 'yes' to apply" in err and "not confirmed" in err
+    assert "notificationsByRole.roles" in err  # the plan is shown before the question
+    assert emulator.stats.writes == []
+
+    monkeypatch.setattr(sys, "stdin", Terminal("yes\n"))
+    assert main(["fix", "--email", EMAIL, "--apply"]) == 0
+    assert len(written(emulator)) == 5
+
+
+def test_invalid_email_options_fail_the_run_before_any_call(emulator, use_tenant, capsys, monkeypatch):
+    use_tenant(failing_shapes())
+    monkeypatch.setenv("ALLOWED_EMAIL_DOMAINS", "fabrikam.com")
+
+    code = main(["fix", "--email", EMAIL])
+
+    assert code == 2
+    assert "outside ALLOWED_EMAIL_DOMAINS" in capsys.readouterr().err
+    assert emulator.stats.snapshot()["armCalls"] == 0
+
+
+def _token(emulator) -> str:
+    answer = requests.get(
+        emulator.identity_endpoint,
+        params={"api-version": "2019-08-01", "resource": "https://management.azure.com"},
+        headers={"X-IDENTITY-HEADER": emulator.identity_header},
+        timeout=5,
+    )
+    return answer.json()["access_token"]
+
+
+@pytest.mark.parametrize(
+    ("api_version", "name", "body", "problem"),
+    [
+        (V2023, "default1", {"properties": {"emails": EMAIL}}, "the name must be 'default'"),
+        (V2023, "default", {"emails": EMAIL}, "'properties' object"),
+        (V2023, "default", {"properties": {"emails": ["a@contoso.com"]}}, "emails must be a string"),
+        (V2023, "default", {"properties": {"alertNotifications": {"state": "On"}}}, "Properties not in"),
+        (V2023, "default", {"properties": {"notificationsSources": [{"sourceType": "Alert"}]}}, "not a valid Alert"),
+        (V2020, "default", {"properties": {"isEnabled": True}}, "Properties not in"),
+        (V2020, "default", {"properties": {"notificationsByRole": {"state": "On", "roles": ["Boss"]}}}, "roles"),
+    ],
+)
+def test_the_emulator_refuses_contact_writes_the_api_would_refuse(
+    emulator, use_tenant, api_version, name, body, problem
+):
+    builder = TenantBuilder()
+    target = builder.subscription(1, "corp", None)
+    use_tenant(builder)
+
+    answer = requests.put(
+        f"{emulator.arm_endpoint}/subscriptions/{target}/providers/Microsoft.Security/securityContacts/{name}",
+        params={"api-version": api_version},
+        json=body,
+        headers={"Authorization": f"Bearer {_token(emulator)}"},
+        verify=str(emulator.ca_path),
+        timeout=5,
+    )
+
+    assert answer.status_code == 400
+    assert problem in answer.json()["error"]["message"]
+    assert emulator.tenant.subscriptions[target].raw_contacts == {}
