@@ -16,6 +16,7 @@ from .cli import check_and_print
 from .config import Settings, load_settings
 from .models import Report
 from .notify.demo import show_chat_alerts
+from .remediation.demo import show_fix_preview
 
 # Only the managed identity (pointed at the emulator) may answer, so a developer's
 # own Azure login or service-principal variables never leak into the demo.
@@ -58,6 +59,7 @@ def run_demo(output_format: str) -> int:
         report = asyncio.run(_check(settings, output_format))
         if report is not None:
             show_chat_alerts(report, settings.notify, webhooks)
+            show_fix_preview(settings, EMULATOR_CREDENTIAL_OPTIONS)
     if report is None:
         return 2
     print(f"\n`check` would exit with {exit_code(report)} for this tenant.", file=sys.stderr)

@@ -294,3 +294,22 @@ def test_the_emulator_refuses_contact_writes_the_api_would_refuse(
     assert answer.status_code == 400
     assert problem in answer.json()["error"]["message"]
     assert emulator.tenant.subscriptions[target].raw_contacts == {}
+
+
+def test_the_demo_shows_what_fix_would_change_in_the_sample_tenant_without_writing(emulator, settings_for):
+    from emulator import SAMPLE_SCENARIO, Tenant
+    from shared.demo import EMULATOR_CREDENTIAL_OPTIONS
+    from shared.remediation.demo import show_fix_preview
+
+    emulator.tenant = Tenant.from_file(SAMPLE_SCENARIO)
+    out = io.StringIO()
+
+    assert show_fix_preview(settings_for(), EMULATOR_CREDENTIAL_OPTIONS, out)
+
+    text = out.getvalue()
+    assert emulator.stats.writes == []
+    assert "management-prod (1b6f0c1e-0003-4a4e-9a57-0d1f2c3b4a03, 2023-12-01-preview)" in text
+    assert "would change (creates the security contact)" in text
+    assert 'notificationsByRole.roles: ["Contributor"] -> ["Contributor", "Owner"]' in text
+    assert "add --replace-emails" in text
+    assert "5 would change; 1 not checked, never written (3 passed the check, 1 skipped)" in text

@@ -35,9 +35,9 @@ def to_json(report: FixReport) -> str:
 DRY_RUN_INTRO = "Dry run: nothing was written. Review the changes, then add --apply to write them."
 
 
-def to_text(report: FixReport, intro: str | None = None) -> str:
+def to_text(report: FixReport, intro: str | None = None, show_requests: bool = True) -> str:
     """Per subscription what changes (old -> new) and, before writing, the `az rest` line that would send it."""
-    show_requests = not report.applied
+    show_requests = show_requests and not report.applied
     lines: list[str] = []
     intro = intro if intro is not None else ("" if report.applied else DRY_RUN_INTRO)
     if intro:

@@ -1,0 +1,40 @@
+"""The demo's "what fix would do" section: a dry run of `fix` against the emulated sample tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from ..azure_clients import build_credential
+from ..config import Settings
+from ..errors import MonitorError
+from .apply import run_fix
+from .options import fix_options
+from .outcome import FixReport
+from .render import to_text
+
+DEMO_EMAIL = "secops@contoso.com"
+
+
+async def _dry_run(settings: Settings, credential_options: Mapping[str, Any]) -> FixReport:
+    credential = build_credential(settings, **credential_options)
+    try:
+        return await run_fix(settings, credential, fix_options([DEMO_EMAIL], settings))
+    finally:
+        await credential.close()
+
+
+def show_fix_preview(settings: Settings, credential_options: Mapping[str, Any], out: TextIO = sys.stderr) -> bool:
+    """Print the plan `fix --email secops@contoso.com` makes for the tenant; nothing is written."""
+    print(f"\nWhat `python -m shared fix --email {DEMO_EMAIL}` would change (a dry run, nothing is written;", file=out)
+    print("`--format json` adds the exact request, `--apply` writes it):", file=out)
+    try:
+        report = asyncio.run(_dry_run(settings, credential_options))
+    except MonitorError as error:
+        print(f"  could not plan: {error}", file=out)
+        return False
+    for line in to_text(report, intro="", show_requests=False).splitlines():
+        print(f"  {line}" if line else "", file=out)
+    return True
