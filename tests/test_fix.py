@@ -2,13 +2,18 @@
 
 import io
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
 
+from emulator import SAMPLE_SCENARIO, Tenant
 from emulator.faults import Fault
 from shared.cli import main
+from shared.demo import EMULATOR_CREDENTIAL_OPTIONS
+from shared.remediation.demo import show_fix_preview
 from tests.conftest import TenantBuilder, good_contact, subscription_id
 
 V2020 = "2020-01-01-preview"
@@ -297,10 +302,6 @@ def test_the_emulator_refuses_contact_writes_the_api_would_refuse(
 
 
 def test_the_demo_shows_what_fix_would_change_in_the_sample_tenant_without_writing(emulator, settings_for):
-    from emulator import SAMPLE_SCENARIO, Tenant
-    from shared.demo import EMULATOR_CREDENTIAL_OPTIONS
-    from shared.remediation.demo import show_fix_preview
-
     emulator.tenant = Tenant.from_file(SAMPLE_SCENARIO)
     out = io.StringIO()
 
@@ -313,3 +314,16 @@ def test_the_demo_shows_what_fix_would_change_in_the_sample_tenant_without_writi
     assert 'notificationsByRole.roles: ["Contributor"] -> ["Contributor", "Owner"]' in text
     assert "add --replace-emails" in text
     assert "5 would change; 1 not checked, never written (3 passed the check, 1 skipped)" in text
+
+
+def test_the_functions_app_and_the_monitor_never_load_the_fix_package():
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, function_app, shared.monitor; print('shared.remediation' in sys.modules)"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert loaded.stdout.strip() == "False"
