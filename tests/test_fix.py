@@ -327,3 +327,42 @@ def test_the_functions_app_and_the_monitor_never_load_the_fix_package():
     )
 
     assert loaded.stdout.strip() == "False"
+
+
+def test_nothing_to_fix_exits_0_without_asking_or_writing(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    builder.subscription(1, "corp", good_contact())
+    use_tenant(builder)
+
+    code = main(["fix", "--email", EMAIL, "--apply", "--yes"])
+
+    assert code == 0
+    assert "Nothing to fix" in capsys.readouterr().out
+    assert emulator.stats.writes == []
+
+
+def test_a_check_that_cannot_run_fails_the_fix_with_exit_2(emulator, use_tenant, capsys):
+    use_tenant(failing_shapes())
+
+    code = main(["fix", "--email", EMAIL, "--management-group", "no-such-group", "--apply", "--yes"])
+
+    assert code == 2
+    assert "could not read management group 'no-such-group'" in capsys.readouterr().err
+    assert emulator.stats.writes == []
+
+
+def test_severity_raises_the_bar_and_lowers_only_thresholds_above_it(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    high = builder.subscription(1, "corp", good_contact(minimal_severity="High"))
+    low = builder.subscription(2, "corp", good_contact(minimal_severity="Low"))
+    use_tenant(builder)
+
+    code, document = fix(capsys, "--severity", "Medium", "--apply", "--yes")
+
+    assert code == 0
+    assert set(by_id(document)) == {high}
+    assert by_id(document)[high]["changes"] == [
+        {"field": "notificationsSources[Alert].minimalSeverity", "old": "High", "new": "Medium"}
+    ]
+    assert not any(low in target for target in written(emulator))
+    assert main(["check"]) == 0

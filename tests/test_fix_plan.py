@@ -294,3 +294,16 @@ def test_notify_owners_and_severity_raise_the_bar_for_this_run():
     assert "owner-notifications" in fixed.enabled_rules
     assert fixed.min_alert_severity == "Low"
     assert replace(fixed, enabled_rules=base.enabled_rules, min_alert_severity="High") == base
+
+
+def test_the_self_check_counts_the_other_contact_resources_the_check_also_reads():
+    other = {"name": "default1", "properties": {"emails": "old-team(at)contoso.com"}}
+    raw = good_2023(isEnabled=False)
+    contact = parse_contacts([raw, other], V2023)
+
+    plan = plan_contact(contact, raw, settings(), options(), SUBSCRIPTION, [other])
+
+    assert changes(plan) == {"isEnabled": (False, True)}
+    assert plan.unresolved == (
+        "contact-email: Not a valid email address: old-team(at)contoso.com; replace it with a real mailbox.",
+    )

@@ -107,8 +107,8 @@ class ContactFixer:
         # The check recorded the api-version that judged this subscription; the write uses the same one.
         api_version = result.api_version or self._settings.contacts_api_version
         try:
-            contact, resource = await self._read_raw(subscription_id, api_version)
-            plan = plan_contact(contact, resource, self._settings, self._options, subscription_id)
+            contact, resource, others = await self._read_raw(subscription_id, api_version)
+            plan = plan_contact(contact, resource, self._settings, self._options, subscription_id, others)
         except (ArmCallError, ContactShapeError) as error:
             return SubscriptionFix(
                 result, Outcome.FAILED, reason=f"could not read the contact to plan a change: {error}"
@@ -141,24 +141,25 @@ class ContactFixer:
         reason = "; ".join(f"{f.rule}: {f.message}" for f in findings) or None
         return SubscriptionFix(fix.result, outcome, fix.plan, reason=reason, findings_after=findings)
 
-    async def _read_raw(self, subscription_id: str, api_version: str) -> tuple[ContactSettings, dict[str, Any] | None]:
-        """The contact as the check reads it (the list), and the raw `default` resource the write starts from."""
+    async def _read_raw(
+        self, subscription_id: str, api_version: str
+    ) -> tuple[ContactSettings, dict[str, Any] | None, list[Any]]:
+        """The contact as the check reads it (the list), the raw `default` resource the write starts from,
+        and the other contact resources (left as they are)."""
         items: list[Any] = []
         async for page in self._reader.pages(contact_path(subscription_id, api_version, name=None), MAX_CONTACT_PAGES):
             if page.status != 200:
                 code = error_fields(page.body)[0].lower()
                 if page.number == 1 and page.status == 404 and code == "resourcenotfound":
-                    return ContactSettings.not_configured(api_version), None
+                    return ContactSettings.not_configured(api_version), None, []
                 if page.number == 1 and page.status == 409 and code == "missingsubscriptionregistration":
-                    return ContactSettings.provider_not_registered(api_version), None
+                    return ContactSettings.provider_not_registered(api_version), None, []
                 raise ArmCallError(describe_response(page.status, page.body), page.status, code)
             items.extend(page.body["value"])
         contact = parse_contacts(items, api_version)
-        resource = next(
-            (item for item in items if isinstance(item, dict) and str(item.get("name", "")).lower() == CONTACT_NAME),
-            None,
-        )
-        return contact, resource
+        named = [isinstance(item, dict) and str(item.get("name", "")).lower() == CONTACT_NAME for item in items]
+        resource = next((item for item, is_default in zip(items, named, strict=True) if is_default), None)
+        return contact, resource, [item for item, is_default in zip(items, named, strict=True) if not is_default]
 
     def _contact_reader(self, api_version: str) -> ContactReader:
         if api_version not in self._contact_readers:

@@ -50,7 +50,8 @@ def add_fix_parser(commands: Any) -> argparse.ArgumentParser:
     fix.add_argument(
         "--severity",
         choices=SEVERITIES,
-        help="notify about alerts from this severity where alerts need fixing (default MIN_ALERT_SEVERITY)",
+        help="require alert emails from this severity and set it where they need fixing "
+        "(default MIN_ALERT_SEVERITY; more sensitive only)",
     )
     fix.add_argument(
         "--notify-owners",

@@ -9,6 +9,7 @@ replaces the resource and a blind one would wipe phones, roles and sources nobod
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,8 +114,13 @@ def plan_contact(
     settings: Settings,
     options: FixOptions,
     subscription_id: str = "",
+    others: Sequence[dict[str, Any]] = (),
 ) -> ContactPlan:
-    """The change for one subscription; raises ContactShapeError when the resource cannot be edited safely."""
+    """The change for one subscription; raises ContactShapeError when the resource cannot be edited safely.
+
+    `others` are the subscription's contact resources not named `default`: never written, but the check
+    reads them together with `default`, so the plan's self-check does too.
+    """
     api_version = contact.api_version
     failing = {finding.rule for finding in evaluate(contact, settings)}
     if not failing:
@@ -163,7 +169,7 @@ def plan_contact(
         )
 
     # The plan checks itself: whatever the edited resource would still fail is said, never hidden.
-    after = parse_contacts([{"properties": editor.properties}], api_version) if editor.changes else contact
+    after = parse_contacts([*others, {"properties": editor.properties}], api_version) if editor.changes else contact
     for finding in evaluate(after, settings):
         if finding.rule not in covered:
             covered.add(finding.rule)
