@@ -307,3 +307,12 @@ def test_the_self_check_counts_the_other_contact_resources_the_check_also_reads(
     assert plan.unresolved == (
         "contact-email: Not a valid email address: old-team(at)contoso.com; replace it with a real mailbox.",
     )
+
+
+def test_an_emails_list_alone_is_no_reason_to_write():
+    with_attack_paths = settings(REQUIRE_ATTACK_PATH_NOTIFICATIONS="true")
+
+    plan = plan_for(good_2020(emails=["a@contoso.com"]), V2020, with_attack_paths)
+
+    assert (plan.writes, plan.changes) == (False, ())
+    assert "cannot express attack-path notifications" in plan.unresolved[0]

@@ -136,8 +136,6 @@ def plan_contact(
 
     if EMAIL in failing or creates:
         _fix_emails(editor, settings, options, unresolved, covered)
-    else:
-        _normalise_emails(editor)
     if with_master_switch and (creates or failing & _SWITCHED_RULES):
         editor.set(("isEnabled",), True)
     # A new resource replaces Defender for Cloud's defaults, so it keeps what they did (alerts, owners).
@@ -167,6 +165,9 @@ def plan_contact(
             "Microsoft.Security is not registered on this subscription, so the write will be refused: run "
             f"`az provider register --namespace Microsoft.Security --subscription {subscription_id or '<id>'}` first"
         )
+
+    if editor.changes:
+        _normalise_emails(editor)
 
     # The plan checks itself: whatever the edited resource would still fail is said, never hidden.
     after = parse_contacts([*others, {"properties": editor.properties}], api_version) if editor.changes else contact
@@ -201,12 +202,11 @@ def _fix_emails(
             f"{EMAIL}: {', '.join(failing)} fails the rule and existing addresses are never dropped; "
             f"add --replace-emails to replace them with {wanted}"
         )
-    else:
-        _normalise_emails(editor)
 
 
 def _normalise_emails(editor: _Editor) -> None:
-    # Some responses carry emails as a list; the API's own type is one ';'-separated string.
+    # Some responses carry emails as a list; the API's own type is one ';'-separated string. Only done
+    # when something else is written anyway: the format alone is no reason to write.
     emails = editor.properties.get("emails")
     if isinstance(emails, list):
         editor.set(("emails",), ";".join(split_emails(emails)))
