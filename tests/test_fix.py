@@ -366,3 +366,20 @@ def test_severity_raises_the_bar_and_lowers_only_thresholds_above_it(emulator, u
     ]
     assert not any(low in target for target in written(emulator))
     assert main(["check"]) == 0
+
+
+def test_a_write_with_no_answer_before_the_deadline_is_reported_as_maybe_written(
+    emulator, use_tenant, capsys, monkeypatch
+):
+    builder = TenantBuilder()
+    slow = builder.subscription(1, "corp", good_contact(enabled=False))
+    use_tenant(builder)
+    monkeypatch.setenv("RUN_TIMEOUT_SECONDS", "5")
+    emulator.add_fault(Fault(match=f"{slow}/.*securityContacts/default", status=200, delay_seconds=6))
+
+    code, document = fix(capsys, "--apply", "--yes")
+
+    assert code == 1
+    entry = by_id(document)[slow]
+    assert entry["outcome"] == "failed"
+    assert entry["reason"].startswith("no answer before the deadline (the change may or may not have been written")
