@@ -74,7 +74,12 @@ class ContactReader:
             return await self._read_fallback(subscription_id)
         try:
             return await self._read_with(subscription_id, self._preferred)
-        except _UnsupportedApiVersion:
+        except _UnsupportedApiVersion as unsupported:
+            if self._fallback is None:
+                raise ContactReadError(
+                    f"api-version {self._preferred} of the security contacts API is not offered here and has no "
+                    f"older one to fall back to: {unsupported}"
+                ) from unsupported
             return await self._read_fallback(subscription_id)
 
     async def _probe(self, subscription_id: str) -> ContactSettings:
@@ -118,6 +123,7 @@ class ContactReader:
             self._availability = "available"
 
     async def _read_fallback(self, subscription_id: str) -> ContactSettings:
+        # Only reached with a fallback: without one the reader starts (and stays) "available".
         assert self._fallback is not None
         try:
             return await self._read_with(subscription_id, self._fallback)

@@ -268,3 +268,13 @@ def test_an_uninterpretable_contact_is_an_error(emulator, use_tenant, read_one):
 
     with pytest.raises(ContactReadError, match="unexpected security contact format"):
         read_one(sub)
+
+
+def test_a_refused_api_version_without_an_older_one_is_an_error_that_says_so(emulator, use_tenant, read_all):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(2)]
+    builder.tenant.contact_api_versions = (API_2017, API_2023)
+    use_tenant(builder)
+
+    with pytest.raises(ContactReadError, match=r"api-version 2020-01-01-preview .* not offered here and has no older"):
+        read_all(subs, CONTACTS_API_VERSION=API_2020)
