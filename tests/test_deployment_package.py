@@ -25,6 +25,13 @@ def test_only_the_function_app_host_file_requirements_and_shared_are_deployed():
     assert [path for path in outside if not path.startswith("shared/")] == []
 
 
+def test_the_write_capable_fix_command_is_not_deployed():
+    deployed = tracked_files() - tracked_files("--ignored", "--exclude-from=.funcignore")
+
+    assert any(path.startswith("shared/remediation/") for path in tracked_files())
+    assert not any(path.startswith("shared/remediation/") for path in deployed)
+
+
 def test_local_settings_never_reach_git_or_the_package():
     for ignore_file in (".gitignore", ".funcignore"):
         patterns = (REPOSITORY / ignore_file).read_text(encoding="utf-8").split()
