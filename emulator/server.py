@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .certs import create_certificates
 from .faults import Fault, FaultPlan, fault_error
-from .tenant import Tenant, contact_put_problems
+from .tenant import EmulatedSubscription, Tenant, contact_put_problems
 
 ARM_AUDIENCES = {
     "https://management.azure.com",
@@ -419,28 +419,10 @@ class EmulatorServer:
         path: str,
     ) -> int:
         sub = self.tenant.subscriptions.get(subscription_id.lower())
-        offered = (sub.contact_api_versions if sub else None) or self.tenant.contact_api_versions
-        if api_version not in offered:
-            supported = ", ".join(offered)
-            return _arm_error(
-                handler,
-                400,
-                "NoRegisteredProviderFound",
-                f"No registered resource provider found for location 'global' and API version "
-                f"'{api_version}' for type 'securityContacts'. The supported api-versions are '{supported}'.",
-            )
-        if sub is None:
-            return _arm_error(
-                handler, 404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found."
-            )
-        if not sub.security_provider_registered:
-            return _arm_error(
-                handler,
-                409,
-                "MissingSubscriptionRegistration",
-                "The subscription is not registered to use namespace 'Microsoft.Security'. "
-                "See https://aka.ms/rps-not-found for how to register subscriptions.",
-            )
+        refused = self._refuse_contacts(handler, sub, subscription_id, api_version)
+        if refused is not None:
+            return refused
+        assert sub is not None
         if sub.deny_contacts:
             return _arm_error(
                 handler,
@@ -457,11 +439,10 @@ class EmulatorServer:
             return _arm_error(handler, 404, "ResourceNotFound", f"Security contact '{name}' was not found.")
         return self._page(handler, items, skip, path, api_version, "nextLink")
 
-    def _put_contact(
-        self, handler: BaseHTTPRequestHandler, subscription_id: str, name: str | None, api_version: str, body: bytes
-    ) -> int:
-        """A securityContacts write, refused the way ARM refuses it (version, subscription, provider, body)."""
-        sub = self.tenant.subscriptions.get(subscription_id.lower())
+    def _refuse_contacts(
+        self, handler: BaseHTTPRequestHandler, sub: EmulatedSubscription | None, subscription_id: str, api_version: str
+    ) -> int | None:
+        """ARM's refusals of any securityContacts request, in ARM's order; None when the request may go on."""
         offered = (sub.contact_api_versions if sub else None) or self.tenant.contact_api_versions
         if api_version not in offered:
             return _arm_error(
@@ -483,6 +464,17 @@ class EmulatorServer:
                 "The subscription is not registered to use namespace 'Microsoft.Security'. "
                 "See https://aka.ms/rps-not-found for how to register subscriptions.",
             )
+        return None
+
+    def _put_contact(
+        self, handler: BaseHTTPRequestHandler, subscription_id: str, name: str | None, api_version: str, body: bytes
+    ) -> int:
+        """A securityContacts write, refused the way ARM refuses it (version, subscription, provider, body)."""
+        sub = self.tenant.subscriptions.get(subscription_id.lower())
+        refused = self._refuse_contacts(handler, sub, subscription_id, api_version)
+        if refused is not None:
+            return refused
+        assert sub is not None
         try:
             document = json.loads(body or b"null")
         except ValueError:

@@ -23,28 +23,12 @@ from shared.hierarchy import discover, subscriptions_in
 from shared.models import ContactSettings, ContactState, Subscription
 from shared.rules import evaluate
 from tests.conftest import TENANT_ID, TenantBuilder, good_contact, subscription_id
+from tests.test_rules import contact
 
 NOT_REGISTERED = (
     "Defender for Cloud has never been set up on this subscription (the Microsoft.Security resource "
     "provider is not registered), so no security alert emails are sent at all."
 )
-
-
-def contact(**changes: Any) -> ContactSettings:
-    values: dict[str, Any] = {
-        "state": ContactState.CONFIGURED,
-        "emails": ("secops@contoso.com",),
-        "alert_notifications": True,
-        "alert_minimal_severity": "High",
-        "role_notifications": True,
-        "notified_roles": ("Owner",),
-        "attack_path_notifications": True,
-        "attack_path_minimal_risk": "High",
-        "expresses_attack_paths": True,
-        "api_version": API_2023,
-    }
-    values.update(changes)
-    return ContactSettings(**values)
 
 
 def messages(checked: ContactSettings, **app_settings: str) -> list[tuple[str, str]]:
