@@ -17,7 +17,7 @@ from .clouds import CLOUDS, Cloud, find_cloud
 from .errors import ConfigError
 from .notify.settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
 from .rules import RULES
-from .setting_values import choice, flag, whole_number
+from .setting_values import choice, flag, items, whole_number
 
 SEVERITIES = ("Low", "Medium", "High")
 RISK_LEVELS = ("Low", "Medium", "High", "Critical")
@@ -191,12 +191,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     return settings
 
 
-def _split(value: str) -> list[str]:
-    return [item for item in re.split(r"[,;\s]+", value) if item]
-
-
 def _subscription_ids(value: str, name: str, problems: list[str], what: str = "subscription ids") -> frozenset[str]:
-    ids = _split(value)
+    ids = items(value)
     bad = [item for item in ids if not _GUID.match(item)]
     if bad:
         problems.append(f"{name} has values that are not {what} (GUIDs): {', '.join(bad)}")
@@ -204,7 +200,7 @@ def _subscription_ids(value: str, name: str, problems: list[str], what: str = "s
 
 
 def _group_ids(value: str, name: str, problems: list[str]) -> tuple[str, ...]:
-    ids = _split(value)
+    ids = items(value)
     bad = [item for item in ids if not _GROUP_ID.match(item)]
     if bad:
         problems.append(f"{name} has values that are not management group ids: {', '.join(bad)}")
@@ -213,7 +209,7 @@ def _group_ids(value: str, name: str, problems: list[str]) -> tuple[str, ...]:
 
 
 def _domains(value: str, problems: list[str]) -> tuple[str, ...]:
-    domains = [item.lower().lstrip("@") for item in _split(value)]
+    domains = [item.lower().lstrip("@") for item in items(value)]
     bad = [item for item in domains if not _DOMAIN.match(item)]
     if bad:
         problems.append(f"ALLOWED_EMAIL_DOMAINS has values that are not domain names: {', '.join(bad)}")

@@ -3,8 +3,15 @@ instead of raising, so every loader can report all problems at once."""
 
 from __future__ import annotations
 
+import re
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def items(value: str) -> list[str]:
+    """The entries of a list setting: separated by commas, semicolons or white space."""
+    return [item for item in re.split(r"[,;\s]+", value) if item]
 
 
 def flag(value: str, name: str, default: bool, problems: list[str]) -> bool:

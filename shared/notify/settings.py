@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from ..clouds import Cloud
 from ..models import Status
-from ..setting_values import flag, whole_number
+from ..setting_values import flag, items, whole_number
 
 TEAMS_WEBHOOK_URL = "TEAMS_WEBHOOK_URL"
 SLACK_WEBHOOK_URL = "SLACK_WEBHOOK_URL"
@@ -126,7 +126,7 @@ def _webhook(
 
 
 def _allowed_hosts(value: str, problems: list[str]) -> tuple[str, ...]:
-    hosts = [item.lower() for item in re.split(r"[,;\s]+", value) if item]
+    hosts = [item.lower() for item in items(value)]
     bad = [item for item in hosts if not _HOST.match(item)]
     if bad:
         problems.append(f"{NOTIFY_ALLOWED_HOSTS} has values that are not host names: {', '.join(bad)}")
@@ -136,7 +136,7 @@ def _allowed_hosts(value: str, problems: list[str]) -> tuple[str, ...]:
 def _notify_on(value: str, problems: list[str]) -> frozenset[Status]:
     if not value:
         return DEFAULT_NOTIFY_ON
-    names = [item.lower() for item in re.split(r"[,;\s]+", value) if item]
+    names = [item.lower() for item in items(value)]
     allowed = {Status.FAIL.value, Status.ERROR.value}
     bad = [item for item in names if item not in allowed]
     if bad:
