@@ -75,12 +75,7 @@ class ContactReader:
         try:
             return await self._read_with(subscription_id, self._preferred)
         except _UnsupportedApiVersion as unsupported:
-            if self._fallback is None:
-                raise ContactReadError(
-                    f"api-version {self._preferred} of the security contacts API is not offered here and has no "
-                    f"older one to fall back to: {unsupported}"
-                ) from unsupported
-            return await self._read_fallback(subscription_id)
+            return await self._read_fallback(subscription_id, unsupported)
 
     async def _probe(self, subscription_id: str) -> ContactSettings:
         try:
@@ -122,9 +117,14 @@ class ContactReader:
         if self._inconclusive_probes >= MAX_INCONCLUSIVE_PROBES:
             self._availability = "available"
 
-    async def _read_fallback(self, subscription_id: str) -> ContactSettings:
-        # Only reached with a fallback: without one the reader starts (and stays) "available".
-        assert self._fallback is not None
+    async def _read_fallback(
+        self, subscription_id: str, refusal: _UnsupportedApiVersion | None = None
+    ) -> ContactSettings:
+        if self._fallback is None:
+            raise ContactReadError(
+                f"api-version {self._preferred} of the security contacts API is not offered here and has no "
+                f"older one to fall back to: {refusal}"
+            ) from refusal
         try:
             return await self._read_with(subscription_id, self._fallback)
         except _UnsupportedApiVersion as unsupported:
