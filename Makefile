@@ -27,7 +27,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Mutation testing of the rule and parsing modules (slow; not part of `make test`). See docs in README.
+# Mutation testing of the rule and parsing modules (slow; not part of `make test`). See docs/mutation.md.
 mutation: $(VENV)/.installed tools
 	$(VENV)/bin/mutmut run
 	$(VENV)/bin/mutmut results

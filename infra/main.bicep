@@ -77,7 +77,7 @@ param logRetentionDays int = 30
 param keyVaultSoftDeleteDays int = 90
 
 // Monitor settings. Each is passed through as the app setting of the same name; an empty value
-// means "the monitor's own default" (README, Settings), so the defaults live in one place: shared/config.py.
+// means "the monitor's own default" (docs/settings.md), so the defaults live in one place: shared/config.py.
 param includeSubscriptionIds string = ''
 param excludeSubscriptionIds string = ''
 param requireContactEmail string = ''

@@ -1,4 +1,4 @@
-"""Engine details the other engine tests leave open, found by the mutation check (README, Mutation check of the engine).
+"""Engine details the other engine tests leave open, found by the mutation check (docs/mutation.md).
 
 Finding messages and run errors are what people read in reports, so their wording is pinned here.
 """

@@ -39,7 +39,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// A webhook URL is stored only when one is given; rotating it means writing a new version (README, Deploying to Azure).
+// A webhook URL is stored only when one is given; rotating it means writing a new version (docs/deploy.md).
 resource teamsSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(teamsWebhookUrl)) {
   parent: vault
   name: teamsSecretName

@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
+
+from ..display_text import one_line
 
 ELLIPSIS = "…"
-# Line breaks and other control characters in a name would let it fake extra lines, and
-# invisible format characters (bidi overrides) reorder what readers see: breaks become a
-# space, format characters go (except the zero-width joiners that emoji sequences need).
-_BREAKS = re.compile(r"\s+")
-_KEEP_FORMAT = {"\u200c", "\u200d"}
-
-
-def one_line(text: str) -> str:
-    if text.isprintable():  # no control, format or separator characters besides the space: the common case
-        return " ".join(text.split()) if "  " in text else text.strip()
-    kept = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category in ("Cc", "Zl", "Zp"):
-            kept.append(" ")
-        elif category != "Cf" or ch in _KEEP_FORMAT:
-            kept.append(ch)
-    return _BREAKS.sub(" ", "".join(kept)).strip()
 
 
 @functools.lru_cache(maxsize=4096)

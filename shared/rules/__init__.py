@@ -30,7 +30,7 @@ def evaluate(contact: ContactSettings, settings: Settings) -> tuple[Finding, ...
 
 
 def rules_table() -> str:
-    """The README's rules table, generated from the registry (a test keeps the README in step)."""
+    """The rules table of docs/rules.md, generated from the registry (a test keeps the page in step)."""
     lines = ["| Rule id | Checks | Severity | Switch (default) | CIS controls |", "|---|---|---|---|---|"]
     for rule in RULES:
         default = "on" if rule.enabled_by_default else "off"
