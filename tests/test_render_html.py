@@ -84,23 +84,97 @@ def test_a_clean_report_says_everything_passes():
     assert "Every checked subscription passes." in report_to_html(report)
 
 
-def test_each_management_group_gets_its_own_table_with_problems_first():
+def test_what_needs_attention_comes_first_failures_then_errors_each_grouped_by_management_group():
     page = report_to_html(sample_report())
 
-    headings = re.findall(r"<h2>(.*?)</h2>", page)
-    assert headings == ["Root / Corp", "Root / Platform", "How to fix"]
-    assert page.count("<table>") == 2
-    corp = page.split("<h2>Root / Corp</h2>")[1].split("</table>")[0]
-    assert corp.index("corp-web") < corp.index("corp-hr")
+    assert re.findall(r"<h2>(.*?)</h2>", page) == ["Failing (1)", "Could not be checked (1)", "How to fix"]
+    assert re.findall(r"<h3>(.*?)</h3>", page) == ["Root / Corp", "Root / Platform", "Root / Corp", "Root / Platform"]
+    order = [page.index(name) for name in ("corp-web", "corp-data", "corp-hr", "corp-old")]
+    assert order == sorted(order)
 
 
-def test_rows_are_classed_by_status_for_their_colour_and_say_it_in_words():
-    rows = {attrs.get("class") for tag, attrs in elements(report_to_html(sample_report())) if tag == "tr"}
+def test_groups_within_a_section_are_alphabetical_and_subscriptions_by_name():
+    failing = Finding("contact-email", "No contact.", "Set an email.", "high")
+    report = Report(
+        ("root",),
+        (
+            result("zeta", Status.FAIL, ("Root", "B"), findings=(failing,)),
+            result("alpha", Status.FAIL, ("Root", "B"), findings=(failing,)),
+            result("mid", Status.FAIL, ("Root", "a"), findings=(failing,)),
+        ),
+        "2026-11-26T07:00:00+00:00",
+    )
 
-    assert {"pass", "fail", "error", "skipped"} <= rows
+    page = report_to_html(report)
+
+    assert re.findall(r"<h3>(.*?)</h3>", page) == ["Root / a", "Root / B"]
+    assert page.index("mid") < page.index("alpha") < page.index("zeta")
+
+
+def test_passing_and_skipped_subscriptions_are_folded_away_while_something_needs_attention():
     page = report_to_html(sample_report())
-    for word in ("PASS", "FAIL", "ERROR", "SKIPPED"):
-        assert f'<span class="badge">{word}</span>' in page
+
+    assert '<details class="pass">\n<summary>Passing (1)</summary>' in page
+    assert '<details class="skipped">\n<summary>Skipped (1)</summary>' in page
+    passing = page.split('<details class="pass">')[1].split("</details>")[0]
+    assert "corp-hr" in passing
+    assert "corp-web" not in passing
+
+
+def test_a_report_where_everything_passes_shows_the_passing_list_open():
+    report = Report(("corp",), (result("corp-hr", Status.PASS),), "2026-11-26T07:00:00+00:00")
+
+    page = report_to_html(report)
+
+    assert '<details class="pass" open>' in page
+    assert 'id="attention"' not in page
+
+
+def test_every_subscription_links_to_its_email_notifications_page_in_its_clouds_portal():
+    page = report_to_html(sample_report(), portal_url="https://portal.azure.us")
+    links = [attrs["href"] for tag, attrs in elements(page) if tag == "a" and not attrs["href"].startswith("#")]
+
+    blade = "#view/Microsoft_Azure_Security/PolicyMenuBlade/~/emailNotifications/subscriptionId"
+    expected = {f"https://portal.azure.us/{blade}/{r.subscription.subscription_id}" for r in sample_report().results}
+    assert set(links) == expected
+    assert all(
+        attrs.get("rel") == "noreferrer" for tag, attrs in elements(page) if tag == "a" and "portal" in attrs["href"]
+    )
+
+
+def test_the_public_portal_is_the_default_and_an_id_that_is_not_a_guid_gets_no_link():
+    odd = SubscriptionResult(Subscription("not-a-guid", "odd", ("Root",), "Enabled"), Status.ERROR, reason="x")
+    report = Report(("root",), (odd, result("corp-hr", Status.PASS)), "2026-11-26T07:00:00+00:00")
+
+    links = [attrs["href"] for tag, attrs in elements(report_to_html(report)) if tag == "a"]
+
+    assert len(links) == 1
+    assert links[0].startswith("https://portal.azure.com/#view/")
+    assert links[0].endswith(report.results[1].subscription.subscription_id)
+
+
+def test_display_names_are_shown_on_one_line_without_control_or_bidi_characters():
+    name = "pay\u202eroll\x1b[31m\nprod"
+    report = Report(
+        ("corp",),
+        (result(name, Status.ERROR, ("Root", "Co\u2066rp\r\nEU"), reason="denied\u202e\nby policy"),),
+        "2026-11-26T07:00:00+00:00",
+    )
+
+    page = report_to_html(report)
+
+    assert "payroll [31m prod" in page
+    assert "<h3>Root / Corp EU</h3>" in page
+    assert "denied by policy" in page
+    assert not re.search("[\u202a-\u202e\u2066-\u2069\x00-\x08\x0b-\x1f]", page)
+
+
+def test_a_subscription_in_an_unusual_state_says_so_next_to_its_name():
+    warned = SubscriptionResult(Subscription(subscription_id(7), "warned-sub", ("Root",), "Warned"), Status.FAIL)
+    page = report_to_html(Report(("c",), (warned,), "2026-11-26T07:00:00+00:00"))
+
+    assert '<span class="name">warned-sub <span class="state">Warned</span></span>' in page
+    assert 'class="state">Enabled' not in report_to_html(sample_report())
 
 
 def test_findings_link_to_their_fix_listed_once_and_reasons_are_shown():
@@ -118,17 +192,31 @@ def test_findings_link_to_their_fix_listed_once_and_reasons_are_shown():
     assert "403 AuthorizationFailed" in report_to_html(sample_report())
 
 
-def test_findings_show_their_severity_and_cis_controls():
-    finding = Finding("contact-email", "No contact.", "Set an email.", "high", ("2.1.19", "2.1.20"))
+def test_findings_show_their_severity_and_the_newest_cis_control_with_older_benchmarks_on_hover():
+    cis = ("v2.0 2.1.19", "v2.1 2.1.18", "v10.0 8.1.13", "v5.0 8.1.13", "v3.0 3.1.13")
+    finding = Finding("contact-email", "No contact.", "Set an email.", "high", cis)
     report = Report(("corp",), (result("a", Status.FAIL, findings=(finding,)),), "2026-11-26T07:00:00+00:00")
 
-    assert '<span class="severity">(high, CIS 2.1.19, CIS 2.1.20)</span>' in report_to_html(report)
+    assert (
+        '<span class="severity">(high, <span class="cis" '
+        'title="Older CIS benchmarks: v5.0 8.1.13, v3.0 3.1.13, v2.1 2.1.18, v2.0 2.1.19">CIS v10.0 8.1.13 +4</span>)'
+        "</span>"
+    ) in report_to_html(report)
+
+
+def test_a_single_cis_control_is_shown_without_a_hover():
+    finding = Finding("contact-email", "No contact.", "Set an email.", "high", ("2.1.19",))
+    report = Report(("corp",), (result("a", Status.FAIL, findings=(finding,)),), "2026-11-26T07:00:00+00:00")
+
+    assert '<span class="severity">(high, <span class="cis">CIS 2.1.19</span>)</span>' in report_to_html(report)
 
 
 def test_subscriptions_outside_any_group_still_get_a_table():
     report = Report(("corp",), (result("", Status.ERROR, (), reason="not found"),), "2026-11-26T07:00:00+00:00")
 
-    assert "<h2>(not found under the scope)</h2>" in report_to_html(report)
+    page = report_to_html(report)
+    assert "<h3>(not found under the scope)</h3>" in page
+    assert '<span class="name">(unnamed)</span>' in page
 
 
 def test_every_piece_of_report_text_is_escaped():
@@ -159,7 +247,9 @@ def test_the_page_is_self_contained_and_allows_only_its_own_stylesheet():
     tags = elements(page)
 
     assert not [tag for tag, _ in tags if tag in ("script", "link", "img", "iframe", "object", "form", "base")]
-    assert all(attrs["href"].startswith("#") for tag, attrs in tags if tag == "a" and attrs.get("href"))
+    links = [attrs["href"] for tag, attrs in tags if tag == "a"]
+    assert links
+    assert all(link.startswith(("#", "https://portal.azure.com/#view/Microsoft_Azure_Security/")) for link in links)
     assert not [attrs for _, attrs in tags if "style" in attrs or any(name.startswith("on") for name in attrs)]
     style = re.search(r"<style>(.*?)</style>", page, re.DOTALL).group(1)
     digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
