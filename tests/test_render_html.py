@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import escape as html_escape
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -267,6 +270,7 @@ class Rendered:
     dom: str
     console: str
     screenshot: Path
+    page: Path
 
 
 def hostile_tenant() -> TenantBuilder:
@@ -279,6 +283,11 @@ def hostile_tenant() -> TenantBuilder:
     builder.subscription(5, "platform", good_contact(), state="Disabled")
     builder.tenant.add_subscription(
         EmulatedSubscription(subscription_id(6), HOSTILE_SCRIPT, "evil", contact=good_contact(emails=[]))
+    )
+    # Long unbroken names are what push a narrow page sideways.
+    builder.tenant.add_group("long", "Landing-Zones-" + "Emea-Production-Workloads-" * 4, "contoso")
+    builder.tenant.add_subscription(
+        EmulatedSubscription(subscription_id(7), "payments-" * 12 + "prod", "long", contact=None)
     )
     return builder
 
@@ -306,7 +315,7 @@ def rendered(emulator_server: EmulatorServer, tmp_path_factory: pytest.TempPathF
     screenshot = ARTIFACTS / "report.png"
     browser = render_page(page, screenshot, 1200, 900, "--enable-logging=stderr", "--v=0")
     assert browser.returncode == 0, browser.stderr
-    yield Rendered(browser.stdout, browser.stderr, screenshot)
+    yield Rendered(browser.stdout, browser.stderr, screenshot, page)
     emulator_server.tenant = original
     emulator_server.reset()
 
@@ -321,7 +330,7 @@ def text_of(dom: str) -> str:
 def test_the_browser_shows_the_counts_and_every_subscription(rendered):
     text = text_of(rendered.dom)
 
-    for count in ("3 fail", "1 error", "1 pass", "1 skipped", "6 total"):
+    for count in ("4 fail", "1 error", "1 pass", "1 skipped", "7 total"):
         assert count in text
     for name in ("sub-1", "sub-2", "sub-3", "sub-4", "sub-5"):
         assert name in text
@@ -349,3 +358,81 @@ def test_the_screenshot_is_kept_as_a_test_artifact(rendered):
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1200, 900)
+
+
+# Headless Chromium will not make a window narrower than 500 px, so the page is measured inside an
+# iframe of the wanted width: a real viewport for its media queries, and the report itself stays
+# unmodified (its own policy still forbids scripts; the probe runs in the parent, same origin via srcdoc).
+_PROBE_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>probe</title></head>
+<body style="margin:0">
+<iframe style="border:0;display:block" width="{width}" height="{height}" srcdoc="{report}"></iframe>
+<script>
+const frame = document.querySelector("iframe");
+function probe() {{
+  const doc = frame.contentDocument, win = frame.contentWindow, root = doc.documentElement;
+  const measure = () => ({{
+    scrollWidth: root.scrollWidth,
+    clientWidth: root.clientWidth,
+    wide: [...doc.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 0.5)
+      .slice(0, 5)
+      .map((e) => `${{e.tagName}}.${{e.className}}: ${{e.textContent.slice(0, 60)}}`),
+  }});
+  const top = (selector) => {{
+    const found = doc.querySelector(selector);
+    return found ? found.getBoundingClientRect().top + win.scrollY : null;
+  }};
+  const result = {{ innerWidth: win.innerWidth, closed: measure() }};
+  doc.querySelectorAll("details").forEach((d) => {{ d.open = true; }});
+  Object.assign(result, {{
+    open: measure(),
+    firstFail: top("tr.fail"),
+    firstPass: top("tr.pass"),
+    portalLinks: doc.querySelectorAll('a[href^="https://portal.azure.com/#view/"]').length,
+    rows: doc.querySelectorAll("tbody tr").length,
+  }});
+  document.body.setAttribute("data-probe", JSON.stringify(result));
+}}
+if (frame.contentDocument && frame.contentDocument.readyState === "complete" && frame.contentDocument.body
+    && frame.contentDocument.body.childElementCount) probe();
+else frame.addEventListener("load", probe);
+</script>
+</body></html>
+"""
+
+
+def probe_layout(page: Path, width: int, height: int = 1600) -> dict[str, object]:
+    """Lay `page` out in a viewport `width` px wide, measure it, and keep a screenshot next to it."""
+    wrapper = page.with_name(f"{page.stem}-probe-{width}.html")
+    report = html_escape(page.read_text(encoding="utf-8"), quote=True)
+    wrapper.write_text(_PROBE_PAGE.format(width=width, height=height, report=report), encoding="utf-8")
+    browser = render_page(wrapper, page.with_name(f"{page.stem}-{width}.png"), max(width, 500), height)
+    assert browser.returncode == 0, browser.stderr
+    found = re.search(r'data-probe="([^"]*)"', browser.stdout)
+    assert found, "the probe script did not run"
+    return json.loads(html_unescape(found.group(1)))
+
+
+def test_at_phone_width_the_page_stacks_without_horizontal_scrolling(rendered):
+    probe = probe_layout(rendered.page, 390)
+
+    assert probe["innerWidth"] == 390
+    for state in ("closed", "open"):  # with the folded lists closed and opened
+        layout = probe[state]
+        assert layout["scrollWidth"] <= layout["clientWidth"], layout["wide"]
+
+
+def test_in_the_browser_the_first_failing_subscription_comes_before_the_first_passing_one(rendered):
+    probe = probe_layout(rendered.page, 390)
+
+    assert probe["firstFail"] is not None and probe["firstPass"] is not None
+    assert probe["firstFail"] < probe["firstPass"]
+
+
+def test_in_the_browser_each_subscription_has_a_portal_link(rendered):
+    probe = probe_layout(rendered.page, 1280)
+
+    assert probe["rows"] == 7
+    assert probe["portalLinks"] == 7
+    assert probe["open"]["scrollWidth"] <= probe["open"]["clientWidth"], probe["open"]["wide"]
