@@ -27,7 +27,7 @@ from .checker import exit_code
 from .config import ScopeOverrideError, Settings, is_management_group_id, is_subscription_id
 from .errors import ConfigError, MonitorError, RunFailed
 from .models import Report
-from .render_html import CONTENT_SECURITY_POLICY, report_to_html
+from .render_html import CONTENT_SECURITY_POLICY, DEFAULT_PORTAL_URL, report_to_html
 from .report_format import to_table
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,13 @@ async def handle_check(
     body: bytes,
     content_type: str | None,
     run: Callable[[CheckRequest], Awaitable[RunOutcome]],
+    *,
+    portal_url: str = DEFAULT_PORTAL_URL,
 ) -> HttpAnswer:
-    """Validate, run the check and answer; never raises for anything a caller or a run can cause."""
+    """Validate, run the check and answer; never raises for anything a caller or a run can cause.
+
+    `portal_url` is the cloud's portal, the base of the HTML page's per-subscription links.
+    """
     try:
         request = parse_check_request(method, params, body, content_type)
     except BadRequest as error:
@@ -159,7 +164,7 @@ async def handle_check(
     try:
         outcome = await run(request)
         report = outcome.report
-        return _answer(report, request.output_format)
+        return _answer(report, request.output_format, portal_url)
     except ScopeOverrideError as error:
         # Well-formed ids that the app settings rule out, e.g. a subscription in EXCLUDE_SUBSCRIPTION_IDS.
         log.info("check request rejected: %s", error)
@@ -183,11 +188,11 @@ async def handle_check(
         return _error(500, "the check failed unexpectedly; the details are in the function's log")
 
 
-def _answer(report: Report, output_format: str) -> HttpAnswer:
+def _answer(report: Report, output_format: str, portal_url: str) -> HttpAnswer:
     if output_format == "table":
         return HttpAnswer(200, to_table(report) + "\n", "text/plain", dict(_COMMON_HEADERS))
     if output_format == "html":
-        return HttpAnswer(200, report_to_html(report), "text/html", dict(_HTML_HEADERS))
+        return HttpAnswer(200, report_to_html(report, portal_url), "text/html", dict(_HTML_HEADERS))
     document: dict[str, object] = {}
     for key, value in report.to_dict().items():
         document[key] = value

@@ -25,8 +25,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans
   margin: 24px; background: #fff; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 28px 0 4px; }
-h3 { font-size: 15px; margin: 18px 0 6px; }
-h1, h2, h3, td, .meta { overflow-wrap: anywhere; }
+h1, h2, td, .meta { overflow-wrap: anywhere; }
 .meta, .hint { color: #59636e; margin: 0 0 12px; }
 .verdict { font-size: 16px; font-weight: 600; margin: 12px 0 20px; }
 .counts { display: flex; gap: 12px; flex-wrap: wrap; margin: 0; padding: 0; list-style: none; }
@@ -35,11 +34,13 @@ h1, h2, h3, td, .meta { overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 8px; }
 th, td { text-align: left; vertical-align: top; padding: 6px 10px; border-bottom: 1px solid #d1d9e0; }
 th { background: #f6f8fa; font-weight: 600; }
+tr.group th { background: #fff; font-size: 14px; padding: 14px 10px 6px; border-bottom: 2px solid #d1d9e0;
+  overflow-wrap: anywhere; }
 td.status { width: 5.5em; }
 td.link { white-space: nowrap; }
 .name { display: block; font-weight: 600; }
 .id, code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
-.id { color: #59636e; }
+.id { color: #59636e; white-space: nowrap; }
 .state { display: inline-block; margin-left: 6px; color: #953800; font-size: 12px; }
 td ul { margin: 0; padding-left: 18px; }
 a { color: #0969da; }
@@ -53,6 +54,7 @@ tr.error td:first-child { border-left: 4px solid #bc4c00; }
 tr.pass td:first-child { border-left: 4px solid #1a7f37; }
 tr.skipped td:first-child { border-left: 4px solid #afb8c1; }
 .severity { color: #59636e; font-size: 12px; }
+.cis { white-space: nowrap; }
 .cis[title] { text-decoration: underline dotted; cursor: help; }
 details { margin: 20px 0 0; border: 1px solid #d1d9e0; border-radius: 6px; padding: 0 12px; }
 details[open] { padding-bottom: 8px; }
@@ -61,10 +63,15 @@ dl.fixes dt { font-weight: 600; margin-top: 10px; }
 dl.fixes dd { margin: 2px 0 0 0; }
 @media (max-width: 600px) {
   body { margin: 12px; }
+  .counts { gap: 8px; }
+  .counts li { min-width: 0; flex: 1 1 0; padding: 6px 8px; }
+  .counts .number { font-size: 20px; }
   table, thead, tbody, tr, th, td { display: block; width: auto; }
   thead { display: none; }
   tr { border-bottom: 1px solid #d1d9e0; padding: 6px 0; }
   td { border: none; padding: 2px 8px; }
+  tr.group th { padding: 14px 0 4px; }
+  .id { white-space: normal; overflow-wrap: anywhere; }
   tr.fail td, tr.error td, tr.pass td, tr.skipped td { border-left: 4px solid transparent; }
   tr.fail td { border-left-color: #cf222e; }
   tr.error td { border-left-color: #bc4c00; }
@@ -163,10 +170,9 @@ def _attention(results: Iterable[SubscriptionResult], fixes: dict[tuple[str, str
         members = [result for result in results if result.status is status]
         if not members:
             continue
-        groups = "\n".join(_group_table(path, rows, fixes, portal_url) for path, rows in _by_group(members))
         sections.append(
             f'<section class="{status.value}">\n<h2>{heading} ({len(members)})</h2>\n'
-            f'<p class="hint">{escape(hint)}</p>\n{groups}\n</section>'
+            f'<p class="hint">{escape(hint)}</p>\n{_table(members, fixes, portal_url)}\n</section>'
         )
     if not sections:
         return ""
@@ -185,10 +191,10 @@ def _folded(
     members = [result for result in results if result.status is status]
     if not members:
         return ""
-    groups = "\n".join(_group_table(path, rows, fixes, portal_url) for path, rows in _by_group(members))
     opened = " open" if open_ else ""
     return (
-        f'<details class="{status.value}"{opened}>\n<summary>{heading} ({len(members)})</summary>\n{groups}\n</details>'
+        f'<details class="{status.value}"{opened}>\n<summary>{heading} ({len(members)})</summary>\n'
+        f"{_table(members, fixes, portal_url)}\n</details>"
     )
 
 
@@ -203,14 +209,18 @@ def _by_group(results: Iterable[SubscriptionResult]) -> list[tuple[str, list[Sub
     ]
 
 
-def _group_table(
-    path: str, results: list[SubscriptionResult], fixes: dict[tuple[str, str], str], portal_url: str
-) -> str:
-    rows = "\n".join(_row(result, fixes, portal_url) for result in results)
+def _table(results: list[SubscriptionResult], fixes: dict[tuple[str, str], str], portal_url: str) -> str:
+    # One table per section, one row group per management group: the columns line up down the page
+    # and a group's name heads its rows without repeating the column headings.
+    bodies = "\n".join(
+        f'<tbody>\n<tr class="group"><th colspan="4" scope="rowgroup">{escape(path)}</th></tr>\n'
+        + "\n".join(_row(result, fixes, portal_url) for result in rows)
+        + "\n</tbody>"
+        for path, rows in _by_group(results)
+    )
     return (
-        f"<h3>{escape(path)}</h3>\n<table>\n"
-        "<thead><tr><th>Status</th><th>Subscription</th><th>Details</th><th>Portal</th></tr></thead>\n"
-        f"<tbody>\n{rows}\n</tbody>\n</table>"
+        "<table>\n<thead><tr><th>Status</th><th>Subscription</th><th>Details</th><th>Portal</th></tr></thead>\n"
+        f"{bodies}\n</table>"
     )
 
 
