@@ -130,6 +130,18 @@ def test_passing_and_skipped_subscriptions_are_folded_away_while_something_needs
     assert "corp-web" not in passing
 
 
+def test_every_status_there_is_has_a_place_on_the_page():
+    results = tuple(result(f"sub-{status.value}", status) for status in Status)
+
+    page = report_to_html(Report(("corp",), results, "2026-11-26T07:00:00+00:00"))
+
+    for status in Status:
+        assert (
+            f'<tr class="{status.value}"><td class="status"><span class="badge">{status.value.upper()}</span>' in page
+        )
+        assert f"sub-{status.value}" in page
+
+
 def test_a_report_where_everything_passes_shows_the_passing_list_open():
     report = Report(("corp",), (result("corp-hr", Status.PASS),), "2026-11-26T07:00:00+00:00")
 
