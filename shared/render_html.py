@@ -70,7 +70,9 @@ dl.fixes dd { margin: 2px 0 0 0; }
   thead { display: none; }
   tr { border-bottom: 1px solid #d1d9e0; padding: 6px 0; }
   td { border: none; padding: 2px 8px; }
+  tr.group { border-bottom: none; }
   tr.group th { padding: 14px 0 4px; }
+  td:empty { display: none; }
   .id { white-space: normal; overflow-wrap: anywhere; }
   tr.fail td, tr.error td, tr.pass td, tr.skipped td { border-left: 4px solid transparent; }
   tr.fail td { border-left-color: #cf222e; }
