@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -206,6 +207,18 @@ def test_a_failed_start_leaves_eval_failing_so_nothing_runs_against_a_real_tenan
     assert direct.stdout == "false\n"
     assert "cannot load the tenant" in direct.stderr
     assert "went on" not in chained.stdout
+
+
+def test_a_background_emulator_that_cannot_listen_says_why_and_eval_fails():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        finished = emulator("--env", "--port", str(taken.getsockname()[1]), "--lifetime", LIFETIME)
+
+    assert finished.returncode == 1
+    assert finished.stdout == "false\n"
+    assert "the emulator did not start" in finished.stderr
+    assert "Address already in use" in finished.stderr
 
 
 def test_without_env_it_still_prints_one_json_line_for_scripts():
