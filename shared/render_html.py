@@ -234,7 +234,7 @@ def _row(result: SubscriptionResult, fixes: dict[tuple[str, str], str], portal_u
     state_note = f' <span class="state">{escape(state)}</span>' if state and state != "Enabled" else ""
     link = portal_link(portal_url, sub.subscription_id)
     # The link is built from a validated GUID and the cloud's own portal URL, never from tenant text.
-    portal = f'<a href="{escape(link)}" rel="noreferrer">Open in portal</a>' if link else ""
+    portal = f'<a href="{escape(link)}" target="_blank" rel="noreferrer">Open in portal</a>' if link else ""
     return (
         f'<tr class="{status}"><td class="status"><span class="badge">{status.upper()}</span></td>'
         f'<td class="sub"><span class="name">{escape(_name(result))}{state_note}</span>'
