@@ -7,13 +7,13 @@ entries; `paginate` fills pages greedily in a stable order and summarises what d
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from ..models import AlertBatch, AlertItem, AlertKind, Status
-from ..portal import portal_link
 from .text import clip, plural, thousands
 
 NAME_LIMIT = 120
@@ -23,6 +23,10 @@ DETAIL_LIMIT = 400
 RULE_LIMIT = 60
 FIX_LIMIT = 600
 SUMMARY_GROUP_LINES = 12
+
+# Defender for Cloud > Environment settings > (subscription) > Email notifications.
+_EMAIL_NOTIFICATIONS_BLADE = "#view/Microsoft_Azure_Security/PolicyMenuBlade/~/emailNotifications/subscriptionId"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 class Section(StrEnum):
@@ -101,6 +105,12 @@ def section_of(item: AlertItem) -> Section | None:
     if item.result.status is Status.FAIL:
         return Section.NEW_FAILURES if item.kind is AlertKind.NEW else Section.REMINDERS
     return None
+
+
+def portal_link(portal_url: str, subscription_id: str) -> str | None:
+    if not _GUID.fullmatch(subscription_id):
+        return None
+    return f"{portal_url}/{_EMAIL_NOTIFICATIONS_BLADE}/{subscription_id}"
 
 
 def build_digest(batch: AlertBatch, portal_url: str) -> Digest:
