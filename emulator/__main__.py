@@ -1,8 +1,10 @@
-"""`python -m emulator`: serve an emulated tenant (and, with --webhooks, Teams/Slack stand-ins).
+"""`python -m emulator`: an emulated tenant, and with --webhooks Teams/Slack stand-ins.
 
-Without --env it prints one JSON line of settings (for scripts) and serves until interrupted.
-With --env it prints `export` lines and keeps serving in the background, so that
-`eval "$(python -m emulator --env --webhooks)"` points this shell at it; `kill "$EMULATOR_PID"` stops it.
+Without --env: prints one JSON line of settings (for scripts), serves until
+interrupted. With --env: prints `export` lines and keeps serving in the
+background, so that
+    eval "$(python -m emulator --env --webhooks)"
+points this shell at it; `kill "$EMULATOR_PID"` stops it. See docs/local.md.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         help="stop after this long (default: 8 hours in the background, no limit otherwise)",
     )
     parser.add_argument(
-        "--log", type=Path, help="with --env: where the background emulator notes webhook deliveries and errors"
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="with --env: where the background emulator notes webhook deliveries and errors",
     )
     args = parser.parse_args(argv)
     if args.foreground and not args.env:
