@@ -1,4 +1,4 @@
-"""`python -m emulator`: an emulated tenant, and with --webhooks Teams/Slack stand-ins.
+"""`python -m emulator`: an emulated tenant (and Teams/Slack stand-ins).
 
 Without --env: prints one JSON line of settings (for scripts), serves until
 interrupted. With --env: prints `export` lines and keeps serving in the
