@@ -460,7 +460,7 @@ class EmulatorServer:
             return _arm_error(
                 handler,
                 409,
-                "MissingSubscriptionRegistration",
+                sub.unregistered_code,
                 "The subscription is not registered to use namespace 'Microsoft.Security'. "
                 "See https://aka.ms/rps-not-found for how to register subscriptions.",
             )

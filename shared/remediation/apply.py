@@ -16,7 +16,14 @@ from typing import Any
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.rest import HttpRequest
 
-from ..arm_errors import ARM_CALL_ERRORS, clean_message, describe_exception, describe_response, error_fields
+from ..arm_errors import (
+    ARM_CALL_ERRORS,
+    clean_message,
+    describe_exception,
+    describe_response,
+    error_fields,
+    is_unregistered_provider,
+)
 from ..arm_paging import ArmCallError, ArmReader
 from ..azure_clients import AzureClients
 from ..checker import SUBSCRIPTION_BUDGET_SECONDS, run_check
@@ -152,7 +159,7 @@ class ContactFixer:
                 code = error_fields(page.body)[0].lower()
                 if page.number == 1 and page.status == 404 and code == "resourcenotfound":
                     return ContactSettings.not_configured(api_version), None, []
-                if page.number == 1 and page.status == 409 and code == "missingsubscriptionregistration":
+                if page.number == 1 and is_unregistered_provider(page.status, code):
                     return ContactSettings.provider_not_registered(api_version), None, []
                 raise ArmCallError(describe_response(page.status, page.body), page.status, code)
             items.extend(page.body["value"])
@@ -212,7 +219,7 @@ def _failed(fix: SubscriptionFix, reason: str) -> SubscriptionFix:
 def _write_hint(status: int, code: str, subscription_id: str) -> str:
     if status == 403:
         return " (writing security contacts needs Security Admin on the subscription)"
-    if status == 409 and code.lower() == "missingsubscriptionregistration":
+    if is_unregistered_provider(status, code):
         return (
             " (Defender for Cloud was never set up here: "
             f"az provider register --namespace Microsoft.Security --subscription {subscription_id})"
