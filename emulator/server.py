@@ -11,14 +11,15 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .certs import create_certificates
-from .faults import Fault, FaultPlan, fault_error
-from .tenant import EmulatedSubscription, Tenant, contact_put_problems
+from .faults import ContactChange, Fault, FaultPlan, fault_error
+from .tenant import Contact, EmulatedSubscription, Tenant, contact_put_problems
 
 ARM_AUDIENCES = {
     "https://management.azure.com",
@@ -231,6 +232,12 @@ class EmulatorServer:
     def add_fault(self, fault: Fault) -> None:
         self.faults.add(fault)
 
+    def add_contact_change(self, change: ContactChange) -> None:
+        unknown = sorted(set(change.changes) - {item.name for item in fields(Contact)})
+        if unknown:
+            raise ValueError(f"a security contact has no field(s) {', '.join(unknown)}")
+        self.faults.add_contact_change(change)
+
     def reset(self) -> None:
         self.faults.clear()
         self.stats.reset()
@@ -432,6 +439,9 @@ class EmulatorServer:
                 f"'Microsoft.Security/securityContacts/read' over scope '/subscriptions/{subscription_id}'.",
             )
         items = self.tenant.contact_items(sub, api_version)
+        # Rendered first: the read that brings a change due still answers what was there before it.
+        for change in self.faults.contact_read(subscription_id):
+            _change_contact(sub, change)
         if name is not None:
             for item in items:
                 if item.get("name", "").lower() == name.lower():
@@ -498,11 +508,27 @@ class EmulatorServer:
                 _send_json(handler, 400, {"error": f"bad fault: {error}"})
                 return
             _send_json(handler, 201, {"ok": True})
+        elif path == "/_emulator/contact-changes" and method == "POST":
+            try:
+                self.add_contact_change(ContactChange.from_json(json.loads(body)))
+            except (ValueError, KeyError, TypeError) as error:
+                _send_json(handler, 400, {"error": f"bad contact change: {error}"})
+                return
+            _send_json(handler, 201, {"ok": True})
         elif path == "/_emulator/reset" and method == "POST":
             self.reset()
             _send_json(handler, 200, {"ok": True})
         else:
             _send_json(handler, 404, {"error": "unknown admin endpoint"})
+
+
+def _change_contact(sub: EmulatedSubscription, change: ContactChange) -> None:
+    contact = sub.contact or Contact(emails=[])
+    for field_name, value in change.changes.items():
+        setattr(contact, field_name, value)
+    sub.contact = contact
+    # The edited model is the contact now, in every api-version's shape.
+    sub.raw_contacts = {}
 
 
 def _retry_after(seconds: float) -> str:
