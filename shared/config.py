@@ -94,6 +94,9 @@ class Settings:
     include_delegated: bool = False
     # Only these tenants' subscriptions (the command line's --tenant); empty means every tenant.
     tenant_ids: frozenset[str] = frozenset()
+    # include_subscription_ids came from a caller (command line, HTTP check), not INCLUDE_SUBSCRIPTION_IDS:
+    # one of them that the run cannot find is the caller's mistake (NotInScope), not a subscription in error.
+    subscriptions_requested: bool = False
     # Alert state in Table Storage; off unless STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING is set.
     state: StateSettings = field(default_factory=StateSettings)
     # Chat alerts (Teams, Slack); no channel unless TEAMS_WEBHOOK_URL or SLACK_WEBHOOK_URL is set.
@@ -116,7 +119,7 @@ class Settings:
             both = subs & self.exclude_subscription_ids
             if both:
                 problems.append("--subscription and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both)))
-            updated = replace(updated, include_subscription_ids=subs)
+            updated = replace(updated, include_subscription_ids=subs, subscriptions_requested=True)
         if tenant_ids:
             # Naming customer tenants asks for their delegated subscriptions, whatever the setting says.
             tenants = _subscription_ids(",".join(tenant_ids), "--tenant", problems, "tenant ids")
