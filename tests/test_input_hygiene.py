@@ -6,6 +6,8 @@ import json
 import logging
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient
 
 from emulator.webhooks import WebhookReceivers
 from shared.arm_errors import is_unregistered_provider
@@ -17,7 +19,7 @@ from shared.errors import ConfigError
 from shared.http_check import handle_check
 from shared.models import Status
 from shared.notify.settings import NOTIFY_SETTINGS
-from tests.conftest import TenantBuilder, good_contact
+from tests.conftest import TenantBuilder, good_contact, subscription_id
 from tests.test_function_app import call_http, posted, run_timer
 
 pytest_plugins = ("tests.azurite",)
@@ -231,3 +233,116 @@ def test_the_check_reads_subscription_not_registered_as_defender_never_set_up(em
     assert result.status is Status.FAIL
     assert "not registered" in result.findings[0].message
     assert emulator.stats.snapshot()["writes"] == []
+
+
+# --- subscriptions a caller names that are not in scope ----------------------------------------------------
+
+MADE_UP = "0badc0de-0000-4000-8000-000000000000"
+
+
+def two_subscriptions() -> TenantBuilder:
+    builder = TenantBuilder()
+    builder.subscription(1, "corp", good_contact())
+    builder.subscription(2, "platform", good_contact(emails=[]))
+    return builder
+
+
+def counts(hooks) -> dict[str, int]:
+    return {channel: len(hooks.messages(channel)) for channel in ("teams", "slack")}
+
+
+def stored_rows(app_settings) -> list[dict]:
+    table = TableClient.from_connection_string(
+        app_settings["STATE_CONNECTION_STRING"], app_settings["STATE_TABLE_NAME"]
+    )
+    with table:
+        try:
+            return list(table.list_entities())
+        except ResourceNotFoundError:
+            return []
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_http_check_with_notify_of_a_subscription_not_in_the_tenant_answers_404_and_posts_and_stores_nothing(
+    app_settings, use_tenant, hooks, method
+):
+    use_tenant(two_subscriptions())
+
+    if method == "GET":
+        response = call_http("GET", f"?subscription={MADE_UP}&notify=true")
+    else:
+        body = json.dumps({"subscription": [MADE_UP], "notify": True}).encode()
+        response = call_http("POST", "", body, {"Content-Type": "application/json"})
+
+    document = json.loads(response.get_body())
+    assert (response.status_code, response.mimetype) == (404, "application/json")
+    assert document["error"].startswith(f"not found in scope: subscription {MADE_UP} is not under management group")
+    assert document["notFound"] == [MADE_UP]
+    assert counts(hooks) == {"teams": 0, "slack": 0}
+    assert stored_rows(app_settings) == []
+
+    run_timer()  # the next scheduled run has nothing of the made-up id to post or clear
+
+    assert all(MADE_UP not in message for message in posted(hooks, "teams") + posted(hooks, "slack"))
+    assert all(MADE_UP not in json.dumps(row, default=str) for row in stored_rows(app_settings))
+
+
+def test_one_unknown_subscription_among_known_ones_refuses_the_whole_request(app_settings, use_tenant, hooks, emulator):
+    use_tenant(two_subscriptions())
+
+    response = call_http("GET", f"?subscription={subscription_id(2)}&subscription={MADE_UP}&notify=true")
+
+    assert response.status_code == 404
+    assert json.loads(response.get_body())["notFound"] == [MADE_UP]
+    assert counts(hooks) == {"teams": 0, "slack": 0}
+    assert stored_rows(app_settings) == []
+    assert emulator.stats.snapshot()["calls"].get("securityContacts", 0) == 0
+
+
+def test_a_subscription_outside_the_requested_group_is_not_found_in_that_scope(app_settings, use_tenant, hooks):
+    use_tenant(two_subscriptions())
+
+    response = call_http("GET", f"?managementGroup=corp&subscription={subscription_id(2)}&notify=true")
+
+    document = json.loads(response.get_body())
+    assert response.status_code == 404
+    assert f"subscription {subscription_id(2)} is not under management group corp" in document["error"]
+    assert counts(hooks) == {"teams": 0, "slack": 0}
+
+
+def test_the_cli_says_not_found_in_scope_and_exits_2_without_posting(app_settings, use_tenant, hooks, capsys):
+    use_tenant(two_subscriptions())
+
+    code = main(["check", "--subscription", MADE_UP, "--notify"])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert f"error: not found in scope: subscription {MADE_UP} is not under management group" in captured.err
+    assert counts(hooks) == {"teams": 0, "slack": 0}
+
+
+def test_fix_refuses_a_subscription_not_in_scope_with_exit_2_and_writes_nothing(emulator, use_tenant, capsys):
+    use_tenant(two_subscriptions())
+
+    code = main(["fix", "--email", "secops@contoso.com", "--subscription", MADE_UP, "--apply", "--yes"])
+
+    assert code == 2
+    assert f"not found in scope: subscription {MADE_UP}" in capsys.readouterr().err
+    assert emulator.stats.writes == []
+
+
+def test_a_listed_id_the_setting_names_is_still_reported_as_an_error_row(emulator, use_tenant, settings_for):
+    use_tenant(two_subscriptions())
+
+    async def run():
+        settings = settings_for(INCLUDE_SUBSCRIPTION_IDS=f"{subscription_id(1)},{MADE_UP}")
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
+
+    report = asyncio.run(run())
+
+    assert {r.subscription.subscription_id: r.status for r in report.results} == {
+        subscription_id(1): Status.PASS,
+        MADE_UP: Status.ERROR,
+    }
