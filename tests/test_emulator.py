@@ -139,3 +139,40 @@ def test_admin_endpoints_report_counts_and_accept_faults(emulator, use_tenant):
     assert added.status_code == 201
     assert failed.status_code == 503
     assert stats["calls"]["subscriptions.list"] == 1
+
+
+def test_a_contact_change_lands_with_the_nth_read_which_still_answers_the_old_contact(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, contact=good_contact(emails=["a@contoso.com"]))
+    use_tenant(builder)
+    admin = emulator.arm_endpoint + "/_emulator"
+    change = {"subscriptionId": sub, "afterReads": 2, "changes": {"emails": ["a@contoso.com", "soc@contoso.com"]}}
+    added = requests.post(admin + "/contact-changes", json=change, verify=emulator.ca_path, timeout=5)
+    refused = requests.post(
+        admin + "/contact-changes",
+        json={**change, "changes": {"colour": "red"}},
+        verify=emulator.ca_path,
+        timeout=5,
+    )
+    bearer = token(emulator)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    answers = [arm_get(emulator, path, bearer, **{"api-version": "2023-12-01-preview"}) for _ in range(3)]
+    emails = [answer.json()["value"][0]["properties"]["emails"] for answer in answers]
+
+    assert (added.status_code, refused.status_code) == (201, 400)
+    assert emails == ["a@contoso.com", "a@contoso.com", "a@contoso.com;soc@contoso.com"]
+
+
+def test_an_unregistered_provider_answers_with_the_code_the_scenario_gives(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(
+        1, contact=None, security_provider_registered=False, unregistered_code="Subscription Not Registered"
+    )
+    use_tenant(builder)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    response = arm_get(emulator, path, token(emulator), **{"api-version": "2023-12-01-preview"})
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "Subscription Not Registered"
