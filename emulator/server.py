@@ -335,6 +335,9 @@ class EmulatorServer:
             time.sleep(fault.delay_seconds)
             if fault.status == 200 and not fault.malformed:
                 fault = None
+            if method != "GET" and handler.arm_request[3] != self.stats.generation:  # type: ignore[attr-defined]
+                # A write held past a reset belongs to a tenant that is gone: never let it land on the next one.
+                return _arm_error(handler, 503, "ServiceUnavailable", "The emulator was reset during this request.")
         if fault is not None:
             if fault.malformed:
                 return _send_raw(handler, fault.status, b'{"value": [ {"properties": ', "application/json")
@@ -439,8 +442,10 @@ class EmulatorServer:
                 f"'Microsoft.Security/securityContacts/read' over scope '/subscriptions/{subscription_id}'.",
             )
         items = self.tenant.contact_items(sub, api_version)
-        # Rendered first: the read that brings a change due still answers what was there before it.
-        for change in self.faults.contact_read(subscription_id):
+        # Rendered first: the read that brings a change due still answers what was there before it. A read
+        # held past a reset (an earlier test's) does not count towards the current tenant's changes.
+        current = handler.arm_request[3] == self.stats.generation  # type: ignore[attr-defined]
+        for change in self.faults.contact_read(subscription_id) if current else ():
             _change_contact(sub, change)
         if name is not None:
             for item in items:
