@@ -29,11 +29,10 @@ class NotInScope(MonitorError):
     def __init__(self, subscription_ids: tuple[str, ...], scope: tuple[str, ...]) -> None:
         self.subscription_ids = subscription_ids
         self.scope = scope
-        named = (
-            f"subscription {subscription_ids[0]} is"
-            if len(subscription_ids) == 1
-            else (f"subscriptions {', '.join(subscription_ids)} are")
-        )
+        if len(subscription_ids) == 1:
+            named = f"subscription {subscription_ids[0]} is"
+        else:
+            named = f"subscriptions {', '.join(subscription_ids)} are"
         groups = f"management group{'s' if len(scope) != 1 else ''} {', '.join(scope)}"
         super().__init__(
             f"not found in scope: {named} not under {groups} (a wrong id, a subscription of another tenant, "
