@@ -10,8 +10,18 @@ from typing import Any
 
 from ..models import AlertBatch
 from .delivery import DeliveryPolicy, WebhookChannel
-from .digest import SECTION_HINTS, SECTION_TITLES, Digest, Entry, Page, build_digest, paginate
-from .text import slack_escape
+from .digest import (
+    FIX_WHERE,
+    MAX_ENTRIES_PER_MESSAGE,
+    SECTION_HINTS,
+    SECTION_TITLES,
+    Digest,
+    Entry,
+    Page,
+    build_digest,
+    paginate,
+)
+from .text import plural, slack_escape
 
 CHANNEL = "slack"
 MAX_BLOCKS = 50
@@ -26,17 +36,26 @@ class SlackNotifier(WebhookChannel):
     channel = CHANNEL
     accepted_statuses = frozenset({200})
 
+    def __init__(
+        self, portal_url: str, max_messages: int, url: str | None = None, report_url: str | None = None
+    ) -> None:
+        super().__init__(portal_url, max_messages, url)
+        self.report_url = report_url
+
     def pacing_seconds(self, policy: DeliveryPolicy) -> float:
         # Incoming webhooks take about one message a second.
         return policy.slack_interval_seconds
 
     def render(self, batch: AlertBatch) -> list[Payload]:
-        digest = build_digest(batch, self.portal_url)
+        digest = build_digest(batch, self.portal_url, self.report_url)
+        budget = digest.message_budget(self.max_messages)
 
         def fits(page: Page) -> bool:
-            return len(_message(digest, page, self.max_messages)["blocks"]) <= MAX_BLOCKS
+            if len(page.entries) > MAX_ENTRIES_PER_MESSAGE:
+                return False
+            return len(_message(digest, page, budget)["blocks"]) <= MAX_BLOCKS
 
-        pages = paginate(digest.entries, fits, self.max_messages)
+        pages = paginate(digest.entries, fits, budget)
         payloads = [_message(digest, page, len(pages)) for page in pages]
         for payload in payloads:
             problems = limit_problems(payload)
@@ -75,14 +94,25 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
     title = digest.title if total_pages == 1 else f"{digest.title} (part {page.number} of {total_pages})"
     blocks: list[dict[str, Any]] = [
         _header(title),
-        _section(f"*{slack_escape(digest.counts)}*\nScope: {slack_escape(digest.scope)}"),
+        _section(
+            f"*{slack_escape(digest.counts)}*\n"
+            f"Scope: {slack_escape(digest.scope)} · checked {slack_escape(digest.generated_at)}"
+        ),
     ]
-    if not digest.entries:
-        blocks.append(_section("Every checked subscription passes. Nothing needs attention."))
+    if page.number == 1:
+        blocks.extend(_overview(digest))
     totals = dict(digest.section_totals)
     previous: Entry | None = None
+    lines: list[str] = []
+
+    def flush() -> None:
+        if lines:
+            blocks.append(_section("\n".join(lines)))
+            lines.clear()
+
     for entry in page.entries:
         if previous is None or entry.section is not previous.section:
+            flush()
             continued = " (continued)" if previous is None and page.continues_section else ""
             blocks.append({"type": "divider"})
             blocks.append(
@@ -92,33 +122,71 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
                 )
             )
         if previous is None or entry.section is not previous.section or entry.group != previous.group:
+            flush()
             blocks.append(_context(f":file_folder: *{slack_escape(entry.group)}*"))
-        blocks.append(_section(_entry_text(entry)))
+        # Entries of one group share a section block (up to its text limit): blocks are the scarce resource.
+        text = _entry_text(entry)
+        if lines and len("\n".join(lines)) + 1 + len(text) > MAX_SECTION_TEXT:
+            flush()
+        lines.append(text)
         previous = entry
-    fixes = [fix for fix in digest.fixes if fix.label in page.fixes_needed]
-    if fixes:
-        share = (MAX_SECTION_TEXT - 20) // len(fixes) - 10
-        lines = [f"• `{slack_escape(fix.label)}`: {_cut(slack_escape(fix.text), share)}" for fix in fixes]
-        blocks.append({"type": "divider"})
-        blocks.append(_section("*How to fix*\n" + "\n".join(lines)))
+    flush()
     if page.overflow:
+        overflow = "*Not named here*\n" + "\n".join(slack_escape(line) for line in page.overflow)
+        if digest.report_url:
+            overflow += f"\n{_link(digest.report_url, 'Every subscription is in the full report')}"
         blocks.append({"type": "divider"})
-        blocks.append(_section("*Not shown here*\n" + "\n".join(slack_escape(line) for line in page.overflow)))
-    blocks.append(_context(f"Checked {slack_escape(digest.generated_at)} by Defender Contact Monitor"))
+        blocks.append(_section(overflow))
+    blocks.append(_context("Defender Contact Monitor"))
     return {"text": _cut(slack_escape(f"{title}. {digest.counts}"), MAX_FALLBACK_TEXT), "blocks": blocks}
 
 
+def _overview(digest: Digest) -> list[dict[str, Any]]:
+    """The first message's lead: what this alert holds, what fails most and where, and how to fix it."""
+    if not digest.entries:
+        lines = ["Every checked subscription passes. Nothing needs attention."]
+    else:
+        lines = [f"In this alert: *{slack_escape(digest.in_this_alert)}*"]
+    if digest.by_rule:
+        rules = " · ".join(f"`{slack_escape(rule)}` *{count:,}*" for rule, count in digest.by_rule)
+        lines.append(f"Failing by rule: {rules}")
+    if digest.top_groups:
+        lines.append("Most failures:")
+        lines.extend(f"• {slack_escape(group)}: *{count:,}*" for group, count in digest.top_groups)
+        failing, groups = digest.other_groups
+        if groups:
+            lines.append(f"• … and {failing:,} in {plural(groups, 'other group')}")
+    if digest.report_url:
+        lines.append(_link(digest.report_url, "Open the full report"))
+    blocks = [_section("\n".join(lines))]
+    if digest.fixes:
+        fixes = [f"_{slack_escape(FIX_WHERE)}_"]
+        fixes.extend(
+            f"• `{slack_escape(fix.rule)}`: {slack_escape(fix.text)} {_link(fix.link, 'Learn more')}"
+            for fix in digest.fixes
+        )
+        blocks.append({"type": "divider"})
+        blocks.append(_section("*How to fix*\n" + "\n".join(fixes)))
+    return blocks
+
+
 def _entry_text(entry: Entry) -> str:
-    heading = f"*{slack_escape(entry.name)}*  `{slack_escape(entry.subscription_id)}`"
-    if entry.link:
-        heading += f"  <{entry.link}|Email notifications>"
-    lines = [heading]
+    name = slack_escape(entry.name)
+    lines = [f"*{_link(entry.link, name, escaped=True) if entry.link else name}*"]
+    if entry.age:
+        lines[0] += f" · _{slack_escape(entry.age)}_"
     for detail in entry.details:
         if detail.label == "reason":
-            lines.append(f"Reason: {slack_escape(detail.text)}")
+            lines.append(f"      Reason: {slack_escape(detail.text)}")
         else:
-            lines.append(f"• `{slack_escape(detail.label)}`: {slack_escape(detail.text)}")
+            lines.append(f"      • `{slack_escape(detail.label)}`: {slack_escape(detail.text)}")
     return _cut("\n".join(lines), MAX_SECTION_TEXT)
+
+
+def _link(url: str, label: str, escaped: bool = False) -> str:
+    """`<url|label>`; `|` and `>` would end the link early, so they are percent-encoded in the URL."""
+    target = slack_escape(url).replace("|", "%7C")
+    return f"<{target}|{label if escaped else slack_escape(label)}>"
 
 
 def _header(text: str) -> dict[str, Any]:
