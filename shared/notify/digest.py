@@ -264,6 +264,8 @@ def build_digest(batch: AlertBatch, portal_url: str, report_url: str | None = No
         f"({plural(summary['total'], 'subscription')})"
     )
     groups = _failing_groups(report)
+    if not groups or groups[0][1] < 2:
+        groups = []  # one failure per group: the list below says it all, a ranking would be noise
     rest = groups[TOP_GROUPS:]
     return Digest(
         title=title,

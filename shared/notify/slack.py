@@ -20,6 +20,7 @@ from .digest import (
     Page,
     build_digest,
     paginate,
+    stories,
 )
 from .text import plural, slack_escape
 
@@ -110,7 +111,8 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
             blocks.append(_section("\n".join(lines)))
             lines.clear()
 
-    for entry in page.entries:
+    for story in stories(page.entries):
+        entry = story[0]
         if previous is None or entry.section is not previous.section:
             flush()
             continued = " (continued)" if previous is None and page.continues_section else ""
@@ -121,14 +123,14 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
                     f"_{SECTION_HINTS[entry.section]}_"
                 )
             )
+        # Groups and their stories share section blocks (up to the text limit): blocks are the scarce resource.
+        texts = _story_texts(story)
         if previous is None or entry.section is not previous.section or entry.group != previous.group:
-            flush()
-            blocks.append(_context(f":file_folder: *{slack_escape(entry.group)}*"))
-        # Entries of one group share a section block (up to its text limit): blocks are the scarce resource.
-        text = _entry_text(entry)
-        if lines and len("\n".join(lines)) + 1 + len(text) > MAX_SECTION_TEXT:
-            flush()
-        lines.append(text)
+            texts[0] = f":file_folder: *{slack_escape(entry.group)}*\n{texts[0]}"
+        for text in texts:
+            if lines and len("\n".join(lines)) + 1 + len(text) > MAX_SECTION_TEXT:
+                flush()
+            lines.append(text)
         previous = entry
     flush()
     if page.overflow:
@@ -170,23 +172,36 @@ def _overview(digest: Digest) -> list[dict[str, Any]]:
     return blocks
 
 
-def _entry_text(entry: Entry) -> str:
-    name = slack_escape(entry.name)
-    lines = [f"*{_link(entry.link, name, escaped=True) if entry.link else name}*"]
-    if entry.age:
-        lines[0] += f" · _{slack_escape(entry.age)}_"
-    for detail in entry.details:
+def _story_texts(story: list[Entry]) -> list[str]:
+    """Subscriptions with the same findings: their names (each the portal link), then the findings once.
+
+    A long story is split into texts that each fit a section block; the findings close the last one.
+    """
+    first = story[0]
+    tail = f" · _{slack_escape(first.age)}_" if first.age else ""
+    for detail in first.details:
         if detail.label == "reason":
-            lines.append(f"      Reason: {slack_escape(detail.text)}")
+            tail += f"\n      Reason: {slack_escape(detail.text)}"
         else:
-            lines.append(f"      • `{slack_escape(detail.label)}`: {slack_escape(detail.text)}")
-    return _cut("\n".join(lines), MAX_SECTION_TEXT)
+            tail += f"\n      • `{slack_escape(detail.label)}`: {slack_escape(detail.text)}"
+    texts: list[str] = []
+    current = ""
+    for entry in story:
+        name = f"*{_link(entry.link, entry.name)}*" if entry.link else f"*{slack_escape(entry.name)}*"
+        if not entry.link:  # no portal link for a malformed id: the id itself is how to find it
+            name += f" `{slack_escape(entry.subscription_id)}`"
+        joined = f"{current} · {name}" if current else name
+        if current and len(joined) + len(tail) > MAX_SECTION_TEXT:
+            texts.append(current)
+            joined = name
+        current = joined
+    texts.append(current + tail)
+    return [_cut(text, MAX_SECTION_TEXT) for text in texts]
 
 
-def _link(url: str, label: str, escaped: bool = False) -> str:
-    """`<url|label>`; `|` and `>` would end the link early, so they are percent-encoded in the URL."""
-    target = slack_escape(url).replace("|", "%7C")
-    return f"<{target}|{label if escaped else slack_escape(label)}>"
+def _link(url: str, label: str) -> str:
+    """`<url|label>`; a `|` in the URL would end it early, so it is percent-encoded."""
+    return f"<{slack_escape(url).replace('|', '%7C')}|{slack_escape(label)}>"
 
 
 def _header(text: str) -> dict[str, Any]:

@@ -109,7 +109,8 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
             body[-1]["color"] = _SECTION_COLORS[entry.section]
             body.append(_rich([_run(SECTION_HINTS[entry.section], is_subtle=True, italic=True)], spacing="None"))
         if previous is None or entry.section is not previous.section or entry.group != previous.group:
-            body.append(_rich([_run(entry.group, weight="Bolder", color="Accent")], spacing="Medium"))
+            # Plain bold: in Accent the path would look like one more link.
+            body.append(_rich([_run(entry.group, weight="Bolder")], spacing="Medium"))
         body.extend(_story(story))
         previous = entry
     if page.overflow:
@@ -188,6 +189,8 @@ def _story(story: list[Entry]) -> list[dict[str, Any]]:
         if names:
             names.append(_run(" · ", is_subtle=True))
         names.append(_run(entry.name, weight="Bolder", select_url=entry.link))
+        if not entry.link:  # no portal link for a malformed id: the id itself is how to find it
+            names.append(_run(f" ({entry.subscription_id})", font_type="Monospace", is_subtle=True))
     if story[0].age:
         names.append(_run(" · " + story[0].age, is_subtle=True))
     return [_rich(names, spacing="Small"), *(_detail(detail) for detail in story[0].details)]
