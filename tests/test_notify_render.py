@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from emulator.webhooks import slack_problems, teams_problems
 from shared.models import AlertBatch, AlertItem, AlertKind, Finding, Report, Status, Subscription, SubscriptionResult
 from shared.notify import NotifySettings, batch_from_report, render_payloads
-from shared.notify.digest import LEARN_EMAIL_NOTIFICATIONS
+from shared.notify.digest import FIX_LINES, LEARN_EMAIL_NOTIFICATIONS
 from shared.notify.preview import slack_text, teams_text
 from shared.notify.slack import MAX_BLOCKS, MAX_SECTION_TEXT, limit_problems
 from shared.notify.teams import MAX_PAYLOAD_BYTES, TeamsNotifier, encode
+from shared.rules import RULES
 from tests.js.adaptive_cards import card_problems, render_card
 
 CORP = ("Tenant Root Group", "Contoso", "Landing Zones", "Corp")
@@ -248,6 +249,25 @@ def test_still_failing_subscriptions_say_for_how_long_the_longest_first():
     assert slack.index("failing for 30 days") < slack.index("failing for 2 days") < slack.index("failing for 1 day")
 
 
+def test_a_subscription_unreadable_for_days_says_so_and_a_new_one_has_no_age():
+    batch = AlertBatch(
+        sample_report(),
+        (
+            AlertItem(AlertKind.REMINDER, result(5, Status.ERROR, name="locked"), CHECKED - timedelta(days=4)),
+            AlertItem(AlertKind.NEW, result(2, name="fresh"), CHECKED - timedelta(days=40)),
+        ),
+    )
+
+    for text in text_of(*both(batch)):
+        assert "unreadable for 4 days" in text
+        assert "40 days" not in text
+
+
+def test_every_rule_has_a_short_fix_line():
+    assert set(FIX_LINES) == {rule.id for rule in RULES}
+    assert all(len(line) <= 90 for line in FIX_LINES.values())
+
+
 def test_an_all_clear_message_says_nothing_needs_attention():
     batch = AlertBatch(report(result(1, Status.PASS)), ())
     teams, slack = text_of(*both(batch))
@@ -294,7 +314,10 @@ HOSTILE_NAMES = [
 def hostile_report():
     path = ("Tenant Root Group", "<!channel> [group](https://evil.example)", "y" * 5_000)
     evil = Finding("<!everyone>", "[see](https://evil.example) <https://evil.example|here> & more", "fix <!channel>")
-    return report(*(result(n, path=path, name=name, findings=(evil, NO_EMAIL)) for n, name in enumerate(HOSTILE_NAMES)))
+    return report(
+        *(result(n, path=path, name=name, findings=(evil, NO_EMAIL)) for n, name in enumerate(HOSTILE_NAMES)),
+        scope_names=("<!here> Root [x](https://evil.example)",),
+    )
 
 
 def test_slack_escapes_names_and_findings_so_nothing_mentions_or_links():
@@ -315,6 +338,7 @@ def test_slack_escapes_names_and_findings_so_nothing_mentions_or_links():
             assert "<!" not in text and "<@" not in text and "<#" not in text
         assert "&lt;!channel&gt; wake up" in json.dumps(payload, ensure_ascii=False)
         assert "R&amp;D &lt;@U012345&gt;" in json.dumps(payload, ensure_ascii=False)
+        assert "Scope: &lt;!here&gt; Root" in payload["blocks"][1]["text"]["text"]
         assert limit_problems(payload) == [] and slack_problems(payload) == []
 
 

@@ -40,7 +40,10 @@ MAX_ENTRIES_PER_MESSAGE = 100
 _EMAIL_NOTIFICATIONS_BLADE = "#view/Microsoft_Azure_Security/PolicyMenuBlade/~/emailNotifications/subscriptionId"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 LEARN_EMAIL_NOTIFICATIONS = "https://learn.microsoft.com/azure/defender-for-cloud/configure-email-notifications"
-FIX_WHERE = "Each is one tick box in Defender for Cloud > Environment settings > <subscription> > Email notifications."
+FIX_WHERE = (
+    "All are in Defender for Cloud > Environment settings > <subscription> > Email notifications; "
+    "each subscription's name below opens that page."
+)
 # One line a person can act on per rule; a rule missing here falls back to its own (longer) fix text.
 FIX_LINES = {
     "contact-email": "Add a monitored mailbox under 'Additional email addresses'.",
@@ -147,10 +150,6 @@ class Page:
     overflow: tuple[str, ...]
     # The first entry's section began on an earlier page.
     continues_section: bool = False
-
-    @property
-    def fixes_needed(self) -> frozenset[str]:
-        return frozenset(rule for entry in self.entries for detail in entry.details for rule in detail.rules)
 
 
 def section_of(item: AlertItem) -> Section | None:
