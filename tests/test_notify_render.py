@@ -11,7 +11,7 @@ from shared.models import AlertBatch, AlertItem, AlertKind, Finding, Report, Sta
 from shared.notify import NotifySettings, batch_from_report, render_payloads
 from shared.notify.digest import FIX_LINES, LEARN_EMAIL_NOTIFICATIONS
 from shared.notify.preview import slack_text, teams_text
-from shared.notify.slack import MAX_BLOCKS, MAX_SECTION_TEXT, limit_problems
+from shared.notify.slack import MAX_BLOCKS, MAX_BLOCKS_TEXT, MAX_SECTION_TEXT, blocks_text_length, limit_problems
 from shared.notify.teams import MAX_PAYLOAD_BYTES, TeamsNotifier, encode
 from shared.rules import RULES
 from tests.js.adaptive_cards import card_problems, render_card
@@ -394,7 +394,16 @@ def assert_within_limits(teams, slack):
     for payload in slack:
         assert len(payload["blocks"]) <= MAX_BLOCKS
         assert all(len(b.get("text", {}).get("text", "")) <= MAX_SECTION_TEXT for b in payload["blocks"])
+        assert blocks_text_length(payload["blocks"]) <= MAX_BLOCKS_TEXT
         assert limit_problems(payload) == [] and slack_problems(payload) == []
+
+
+def test_slack_refuses_a_message_whose_blocks_hold_too_much_text_in_total_and_so_does_the_stand_in():
+    # Every block within its own limit, 12,000 characters together: live Slack says msg_blocks_too_long.
+    payload = {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 2_400}}] * 5}
+
+    assert limit_problems(payload) == ["12000 characters of block text (limit 9000)"]
+    assert slack_problems(payload) == ["msg_blocks_too_long: 12000 characters of block text"]
 
 
 def test_10_failures_are_one_message_per_channel_naming_every_subscription():
