@@ -158,6 +158,15 @@ def test_subscriptions_with_the_same_findings_are_named_together_and_the_finding
         assert text.count(NO_EMAIL.message) == 1 and text.count(OWNERS_OFF.message) == 1
 
 
+def test_findings_in_another_order_still_tell_the_same_story():
+    one = result(1, name="corp-1", findings=(NO_EMAIL, OWNERS_OFF))
+    two = result(2, name="corp-2", findings=(OWNERS_OFF, NO_EMAIL))
+    teams, slack = text_of(*both(batch_from_report(report(one, two), SETTINGS)))
+
+    assert f"corp-1 · corp-2\n• contact-email: {NO_EMAIL.message}\n• owner-notifications:" in teams
+    assert slack.count(NO_EMAIL.message) == 1
+
+
 def test_the_same_message_under_two_rules_is_said_once():
     off = (
         Finding("alert-notifications", SWITCHED_OFF, "Turn alert emails on."),

@@ -205,7 +205,14 @@ def details_of(item: AlertItem, section: Section) -> tuple[Detail, ...]:
         rule = clip(finding.rule, RULE_LIMIT)
         if rule not in rules:
             rules.append(rule)
-    return tuple(Detail(", ".join(rules), text, tuple(rules)) for text, rules in by_text.items())
+    # In rule order, so subscriptions whose findings came in another order still tell the same story.
+    return tuple(
+        sorted((Detail(", ".join(rules), text, tuple(rules)) for text, rules in by_text.items()), key=_by_rule)
+    )
+
+
+def _by_rule(detail: Detail) -> tuple[str, str]:
+    return (detail.label, detail.text)
 
 
 def build_digest(batch: AlertBatch, portal_url: str, report_url: str | None = None) -> Digest:
