@@ -69,6 +69,7 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         contacts_api_versions=tuple(sorted(reader.api_versions_used)),
         stats=RunStats(duration_seconds=time.monotonic() - started, arm_requests=arm_requests),
+        scope_names=discovery.scope_names,
     )
 
 
