@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures.hooks.stand_in import make_assignment
+
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = ROOT / "infra" / "hooks"
 STAND_IN = ROOT / "tests" / "fixtures" / "hooks" / "stand_in.py"
@@ -136,7 +138,8 @@ def bench(tmp_path: Path) -> Bench:
 
 def printed_commands(output: str) -> list[list[str]]:
     """The `az ...` command lines a hook printed for an administrator, as argv lists."""
-    return [shlex.split(line.strip()) for line in output.splitlines() if line.startswith("  az ")]
+    joined = output.replace("\\\n", " ")  # continuation lines
+    return [shlex.split(line.strip()) for line in joined.splitlines() if line.startswith("  az ")]
 
 
 # --- postprovision: the reader role on every scope management group --------------------------------
@@ -164,7 +167,7 @@ def test_postprovision_defines_the_custom_role_once_at_the_tenant_root_and_assig
         assert call[call.index("--assignee-object-id") + 1] == PRINCIPAL
         # ServicePrincipal: no Graph lookup, which a new identity may not have replicated to yet.
         assert call[call.index("--assignee-principal-type") + 1] == "ServicePrincipal"
-        assert call[call.index("--role") + 1] == role_id
+        assert call[call.index("--role") + 1] == ROLE_NAME  # az resolves the name at the group
     assert run.az("deployment") == []
     assert bench.assignments_of() == [(group_scope("corp"), role_id), (group_scope("online"), role_id)]
     recorded = bench.world["azd_env"]
@@ -348,13 +351,9 @@ def test_postprovision_stops_before_any_call_when_provision_outputs_are_missing(
 
 
 def test_predown_removes_exactly_what_postprovision_made(bench: Bench) -> None:
-    someone_elses = {
-        "id": group_scope("corp") + "/providers/Microsoft.Authorization/roleAssignments/other",
-        "scope": group_scope("corp"),
-        "role": SECURITY_READER,
-        "principalId": "bbbbbbbb-0000-4000-8000-000000000002",
-        "principalType": "ServicePrincipal",
-    }
+    someone_elses = make_assignment(
+        group_scope("corp"), SECURITY_READER, "bbbbbbbb-0000-4000-8000-000000000002", "other"
+    )
     bench.world["assignments"].append(someone_elses)
     assert bench.run("postprovision.sh", **PROVISIONED).returncode == 0
 
@@ -369,15 +368,7 @@ def test_predown_removes_exactly_what_postprovision_made(bench: Bench) -> None:
 
 
 def test_predown_leaves_an_assignment_an_administrator_made(bench: Bench) -> None:
-    bench.world["assignments"].append(
-        {
-            "id": group_scope("corp") + "/providers/Microsoft.Authorization/roleAssignments/byadmin",
-            "scope": group_scope("corp"),
-            "role": SECURITY_READER,
-            "principalId": PRINCIPAL,
-            "principalType": "ServicePrincipal",
-        }
-    )
+    bench.world["assignments"].append(make_assignment(group_scope("corp"), SECURITY_READER, PRINCIPAL, "byadmin"))
     env = {**PROVISIONED, "SCOPE_MANAGEMENT_GROUP_IDS": "corp", "MANAGEMENT_GROUP_ROLE": "security-reader"}
     assert bench.run("postprovision.sh", **env).returncode == 0
 
@@ -640,3 +631,20 @@ def test_the_hooks_are_clean_posix_sh_for_shellcheck() -> None:
         cwd=ROOT,
     )
     assert completed.returncode == 0, completed.stdout
+
+
+def test_postprovision_explains_a_role_of_the_same_name_defined_at_another_group(bench: Bench) -> None:
+    bench.world["definitions"] = [
+        {
+            "name": "5e1f0000-0000-4000-8000-000000000005",
+            "roleName": ROLE_NAME,
+            "scope": group_scope("elsewhere"),
+            "actions": ROLE_ACTIONS,
+        }
+    ]
+    run = bench.run("postprovision.sh", **PROVISIONED, MONITOR_ROLE_DEFINITION_GROUP="corp")
+
+    assert run.returncode == 0, run.output
+    assert "RoleDefinitionWithSameNameExists" in run.stderr
+    assert "set MONITOR_ROLE_DEFINITION_GROUP to that group" in run.stdout
+    assert bench.assignments_of() == []

@@ -51,17 +51,14 @@ group_scope() {
     printf '/providers/Microsoft.Management/managementGroups/%s' "$1"
 }
 
-# The role definition as `az role definition create/update` read it; $1: definition id for an update.
+# The role definition as `az role definition create` reads it; `update` finds the role by this Name
+# in its assignable scope.
 role_definition_json() {
-    _id_field=''
-    if [ -n "${1:-}" ]; then
-        _id_field="\"Id\": \"$1\", "
-    fi
-    printf '{%s"Name": "%s", "IsCustom": true, "Description": "%s", "Actions": [%s], "NotActions": [], "DataActions": [], "NotDataActions": [], "AssignableScopes": ["%s"]}' \
-        "$_id_field" "$MONITOR_ROLE_NAME" "$MONITOR_ROLE_DESCRIPTION" "$MONITOR_ROLE_ACTIONS" "$(group_scope "$role_group")"
+    printf '{"Name": "%s", "IsCustom": true, "Description": "%s", "Actions": [%s], "NotActions": [], "DataActions": [], "NotDataActions": [], "AssignableScopes": ["%s"]}' \
+        "$MONITOR_ROLE_NAME" "$MONITOR_ROLE_DESCRIPTION" "$MONITOR_ROLE_ACTIONS" "$(group_scope "$role_group")"
 }
 
 # First lines of an az error, indented: what Azure said, for the person reading the hook's output.
 show_error() {
-    sed -n '1,4s/^/    /p' "$1" >&2
+    grep -v -e '^Code:' -e '^Message:' "$1" | sed -n '1,3s/^/    /p' >&2
 }

@@ -31,9 +31,11 @@ tenant=$AZURE_TENANT_ID
 groups=$(group_list "$SCOPE_MANAGEMENT_GROUP_IDS")
 role_choice=$(printf '%s' "${MANAGEMENT_GROUP_ROLE:-custom}" | tr '[:upper:]' '[:lower:]')
 role_group=${MONITOR_ROLE_DEFINITION_GROUP:-$tenant}
+# Assigned by name, so az asks ARM for the definition's id as seen from the group (a bare GUID becomes
+# a subscription-scoped id in some az versions).
 case "$role_choice" in
-    custom) role_label="'$MONITOR_ROLE_NAME' (custom role defined at management group $role_group)" ;;
-    security-reader | securityreader) role_choice=security-reader role_label="'Security Reader'" ;;
+    custom) role_name=$MONITOR_ROLE_NAME ;;
+    security-reader | securityreader) role_choice=security-reader role_name='Security Reader' ;;
     *)
         echo "$hook: MANAGEMENT_GROUP_ROLE must be custom or security-reader" >&2
         exit 1
@@ -52,29 +54,29 @@ esac
 # The commands an administrator runs instead; $1 the groups still without the role (one per line).
 print_handover() {
     echo
-    echo "To grant it, someone with Owner, User Access Administrator or Role Based Access Control"
-    echo "Administrator on the group(s) (at the tenant root group: a Global Administrator after"
-    echo "elevating access) runs, signed in to tenant $tenant:"
+    echo "Hand these commands to someone with Owner or User Access Administrator on the group(s)"
+    echo "(on the tenant root group: usually a Global Administrator who has elevated access):"
     echo
     echo "  az login --tenant $tenant"
-    role_argument=${role_id:-$SECURITY_READER_ID}
     if [ "$role_choice" = custom ] && [ -z "$role_id" ]; then
-        echo "  az role definition create --role-definition '$(role_definition_json)'"
-        echo "      (once per tenant, needs Owner or User Access Administrator on group $role_group;"
-        echo "       skip it if 'az role definition list --custom-role-only true --name \"$MONITOR_ROLE_NAME\""
-        echo "       --scope $(group_scope "$role_group")' already lists the role)"
-        role_argument="'$MONITOR_ROLE_NAME'"
+        echo "  # once per tenant; skip it if this lists the role already:"
+        echo "  #   az role definition list --custom-role-only true --name '$MONITOR_ROLE_NAME' --scope $(group_scope "$role_group")"
+        echo "  az role definition create --role-definition \\"
+        echo "      '$(role_definition_json)'"
     fi
     printf '%s\n' "$1" | while IFS= read -r missing_group; do
-        echo "  az role assignment create --assignee-object-id $principal --assignee-principal-type ServicePrincipal --role $role_argument --scope $(group_scope "$missing_group")"
+        echo "  az role assignment create --role '$role_name' \\"
+        echo "      --assignee-object-id $principal --assignee-principal-type ServicePrincipal \\"
+        echo "      --scope $(group_scope "$missing_group")"
     done
     echo
-    echo "or fixes the deployer's rights and runs: azd hooks run postprovision"
-    echo "Until then the monitor's runs fail and its alert says which permission is missing."
+    echo "Re-running this step is safe: azd hooks run postprovision"
+    echo "Until the role is granted every run fails, and the monitor's \"could not run\" alert names"
+    echo "the missing permission."
 }
 
 give_up() {
-    echo "$hook: the monitor's identity ($principal) did NOT get $role_label on: $(printf '%s' "$1" | tr '\n' ' ')"
+    echo "$hook: the monitor's identity ($principal) did NOT get the role '$role_name' on management group(s): $(printf '%s' "$1" | tr '\n' ' ')"
     echo "$hook: $2"
     print_handover "$1"
     exit 0 # the app still deploys: azd up goes on
@@ -111,11 +113,14 @@ if [ "$role_choice" = custom ]; then
         if ! role_id=$(az role definition create --role-definition "$(role_definition_json)" \
             --query name --output tsv --only-show-errors 2>"$errors"); then
             show_error "$errors"
+            if grep -q RoleDefinitionWithSameNameExists "$errors"; then
+                give_up "$groups" "a role named '$MONITOR_ROLE_NAME' already exists in this tenant but is not assignable at management group $role_group (another environment defined it at another group): set MONITOR_ROLE_DEFINITION_GROUP to that group if it is above every scope group, or azd env set MANAGEMENT_GROUP_ROLE security-reader."
+            fi
             give_up "$groups" "could not define the custom role at management group $role_group: the deployer needs Microsoft.Authorization/roleDefinitions/write there (Owner or User Access Administrator), or choose azd env set MANAGEMENT_GROUP_ROLE security-reader."
         fi
         record "$RECORDED_DEFINITION" "$role_id"
         role_fresh=true
-    elif ! az role definition update --role-definition "$(role_definition_json "$role_id")" \
+    elif ! az role definition update --role-definition "$(role_definition_json)" \
         --output none --only-show-errors 2>"$errors"; then
         # The role exists; keeping its actions current is a nicety, not a reason to stop.
         echo "$hook: could not bring the custom role's actions up to date; it keeps its current ones:"
@@ -130,11 +135,11 @@ create_assignment() {
     attempt=1
     while :; do
         if az role assignment create --assignee-object-id "$principal" --assignee-principal-type ServicePrincipal \
-            --role "$role_id" --scope "$1" --description "Defender Contact Monitor reads security contacts under this management group" \
+            --role "$role_name" --scope "$1" --description "Defender Contact Monitor reads security contacts under this management group" \
             --query id --output tsv --only-show-errors 2>"$errors"; then
             return 0
         fi
-        if [ "$role_fresh" = true ] && [ "$attempt" -lt 6 ] && grep -q 'RoleDefinitionDoesNotExist\|does not exist' "$errors"; then
+        if [ "$role_fresh" = true ] && [ "$attempt" -lt 6 ] && grep -q -e RoleDefinitionDoesNotExist -e 'does not exist' -e "doesn't exist" "$errors"; then
             attempt=$((attempt + 1))
             sleep 10
             continue
@@ -147,8 +152,10 @@ recorded=$(env_value "$RECORDED_ASSIGNMENTS")
 missing=''
 for group in $groups; do
     scope=$(group_scope "$group")
-    if ! existing=$(az role assignment list --scope "$scope" --role "$role_id" \
-        --query "[?principalId=='$principal'].id" --output tsv --only-show-errors 2>"$errors"); then
+    # Filtered by the definition's id rather than --role: a name lookup can lag a new definition.
+    if ! existing=$(az role assignment list --scope "$scope" \
+        --query "[?principalId=='$principal' && ends_with(roleDefinitionId, '/$role_id')].id" \
+        --output tsv --only-show-errors 2>"$errors"); then
         show_error "$errors"
         echo "$hook: could not read the role assignments on management group $group (missing Microsoft.Authorization/roleAssignments/read, or the group does not exist)"
         missing="$missing$group
@@ -156,10 +163,10 @@ for group in $groups; do
         continue
     fi
     if [ -n "$existing" ]; then
-        echo "$hook: management group $group: the monitor's identity already has $role_label"
+        echo "$hook: management group $group: the monitor's identity already has '$role_name'"
         continue
     fi
-    echo "$hook: management group $group: granting $role_label to the monitor's identity"
+    echo "$hook: management group $group: granting '$role_name' to the monitor's identity"
     if ! assignment=$(create_assignment "$scope"); then
         show_error "$errors"
         echo "$hook: could not assign it: the deployer needs Microsoft.Authorization/roleAssignments/write on management group $group"
@@ -174,4 +181,4 @@ done
 if [ -n "$missing" ]; then
     give_up "$(printf '%s' "$missing" | sed '/^$/d')" "the deployer lacks the rights named above."
 fi
-echo "$hook: the monitor's identity has $role_label on every scope management group; it can take a few minutes to apply."
+echo "$hook: the monitor's identity has '$role_name' on every scope management group; it can take a few minutes to apply."
