@@ -213,6 +213,9 @@ def test_postprovision_keeps_an_existing_custom_role_current_and_does_not_claim_
     assert bench.world["definitions"][0]["actions"] == ROLE_ACTIONS
     assert "MONITOR_ROLE_DEFINITION_CREATED" not in bench.world["azd_env"]
 
+    again = bench.run("postprovision.sh", **PROVISIONED)
+    assert again.az("role", "definition", "update") == []  # current already: no write
+
 
 def test_postprovision_grants_security_reader_when_chosen_instead(bench: Bench) -> None:
     run = bench.run("postprovision.sh", **PROVISIONED, MANAGEMENT_GROUP_ROLE="security-reader")

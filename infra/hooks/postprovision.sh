@@ -120,11 +120,20 @@ if [ "$role_choice" = custom ]; then
         fi
         record "$RECORDED_DEFINITION" "$role_id"
         role_fresh=true
-    elif ! az role definition update --role-definition "$(role_definition_json)" \
-        --output none --only-show-errors 2>"$errors"; then
-        # The role exists; keeping its actions current is a nicety, not a reason to stop.
-        echo "$hook: could not bring the custom role's actions up to date; it keeps its current ones:"
-        show_error "$errors"
+    else
+        # The role exists (this or another environment, or an administrator, defined it): bring its
+        # actions up to date when this version reads more or less; failing that is no reason to stop.
+        current=$(az role definition list --custom-role-only true --name "$MONITOR_ROLE_NAME" --scope "$role_scope" \
+            --query "[0].permissions[0].actions" --output tsv --only-show-errors 2>/dev/null | sort)
+        wanted=$(printf '%s' "$MONITOR_ROLE_ACTIONS" | tr -d '"' | tr ',' '\n' | sort)
+        if [ "$current" != "$wanted" ]; then
+            echo "$hook: bringing the custom role's actions up to date"
+            if ! az role definition update --role-definition "$(role_definition_json)" \
+                --output none --only-show-errors 2>"$errors"; then
+                show_error "$errors"
+                echo "$hook: could not update them (Microsoft.Authorization/roleDefinitions/write); the role keeps its current actions"
+            fi
+        fi
     fi
 else
     role_id=$SECURITY_READER_ID
