@@ -1,6 +1,6 @@
 #!/bin/sh
-# azd postdeploy hook: run one check through the deployed app and post its result to the chat channels,
-# so a fresh deployment says at once that it works (or what stops it), instead of at the next 07:00.
+# azd postdeploy hook: run one check through the deployed app, with chat delivery, so a fresh deployment
+# says at once that it works (or what stops it), instead of at the next scheduled run.
 # It calls the on-demand route (GET /api/check?format=table&notify=true) with the check function's key
 # in the x-functions-key header, and prints what it saw. It never fails `azd up`: when the role is not
 # effective yet, or the app cannot be reached, it says so and prints the command to run it again.
@@ -60,7 +60,8 @@ body() {
 case "$status" in
     200)
         body
-        echo "$hook: the monitor is live: the check ran and its findings went to the chat channels."
+        echo "$hook: the monitor is live: the check ran (report above). The chat channels got what the alert"
+        echo "$hook: rules send: new failures (a run where all pass posts only with NOTIFY_ALWAYS=true)."
         ;;
     502)
         body
