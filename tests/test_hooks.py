@@ -554,6 +554,18 @@ def test_postdeploy_runs_one_check_with_the_function_key_and_says_the_monitor_is
     assert KEY not in run.output
 
 
+def test_postdeploy_shows_a_long_report_in_part_and_says_how_much_is_left(
+    bench: Bench, check_route: tuple[CheckRoute, str]
+) -> None:
+    route, uri = check_route
+    route.body = "".join(f"Subscription {n:03}   PASS\n" for n in range(75))
+    run = bench.run("postdeploy.sh", **deployed(uri))
+    assert run.returncode == 0
+    assert "Subscription 059" in run.stdout
+    assert "Subscription 060" not in run.stdout
+    assert "15 more lines" in run.stdout
+
+
 def test_postdeploy_when_the_role_is_not_effective_yet_prints_what_it_saw_and_how_to_rerun(
     bench: Bench, check_route: tuple[CheckRoute, str]
 ) -> None:

@@ -55,6 +55,10 @@ status=${status:-000}
 body() {
     if [ -s "$work/body" ]; then
         sed -n '1,60s/^/    /p' "$work/body"
+        lines=$(($(wc -l <"$work/body")))
+        if [ "$lines" -gt 60 ]; then
+            echo "    ... $((lines - 60)) more lines: run the check yourself (docs/deploy.md, Running a check on demand)"
+        fi
     fi
 }
 case "$status" in
