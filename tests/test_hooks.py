@@ -663,3 +663,18 @@ def test_postprovision_explains_a_role_of_the_same_name_defined_at_another_group
     assert "RoleDefinitionWithSameNameExists" in run.stderr
     assert "set MONITOR_ROLE_DEFINITION_GROUP to that group" in run.stdout
     assert bench.assignments_of() == []
+
+
+def test_every_provision_output_the_hooks_read_is_an_output_of_main_bicep() -> None:
+    outputs = set(re.findall(r"^output (\w+) ", (ROOT / "infra" / "main.bicep").read_text(), re.MULTILINE))
+    read = {
+        "MONITOR_IDENTITY_PRINCIPAL_ID",  # postprovision, predeploy
+        "SCOPE_MANAGEMENT_GROUP_IDS",  # postprovision
+        "AZURE_TENANT_ID",  # postprovision: the tenant az must be signed in to
+        "SERVICE_API_URI",  # postdeploy
+        "AZURE_RESOURCE_GROUP",  # postdeploy
+        "AZURE_FUNCTION_NAME",  # postdeploy
+    }
+    assert read <= outputs
+    for variable in read:
+        assert any(variable in path.read_text() for path in HOOKS.glob("*.sh")), variable
