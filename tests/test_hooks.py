@@ -174,7 +174,7 @@ def test_postprovision_defines_the_custom_role_once_at_the_tenant_root_and_assig
     assert sorted(recorded["MONITOR_ROLE_ASSIGNMENT_IDS"].split(",")) == sorted(
         a["id"] for a in bench.world["assignments"]
     )
-    assert recorded["MONITOR_ROLE_DEFINITION_CREATED"] == role_id
+    assert recorded["MONITOR_ROLE_DEFINITION_CREATED"] == f"{TENANT}/{role_id}"
 
 
 def test_postprovision_checks_the_signed_in_tenant_before_any_role_call(bench: Bench) -> None:
@@ -380,6 +380,17 @@ def test_predown_leaves_an_assignment_an_administrator_made(bench: Bench) -> Non
     assert run.returncode == 0, run.output
     assert run.az("role", "assignment", "delete") == []
     assert [a["id"].rsplit("/", 1)[1] for a in bench.world["assignments"]] == ["byadmin"]
+
+
+def test_predown_removes_the_custom_role_where_it_was_defined_even_if_the_setting_changed(bench: Bench) -> None:
+    assert bench.run("postprovision.sh", **PROVISIONED, MONITOR_ROLE_DEFINITION_GROUP="contoso").returncode == 0
+
+    run = bench.run("predown.sh", **PROVISIONED)
+
+    assert run.returncode == 0, run.output
+    (delete,) = run.az("role", "definition", "delete")
+    assert delete[delete.index("--scope") + 1] == group_scope("contoso")
+    assert bench.world["definitions"] == []
 
 
 def test_predown_keeps_the_custom_role_while_another_environment_assigns_it(bench: Bench) -> None:

@@ -118,7 +118,7 @@ if [ "$role_choice" = custom ]; then
             fi
             give_up "$groups" "could not define the custom role at management group $role_group: the deployer needs Microsoft.Authorization/roleDefinitions/write there (Owner or User Access Administrator), or choose azd env set MANAGEMENT_GROUP_ROLE security-reader."
         fi
-        record "$RECORDED_DEFINITION" "$role_id"
+        record "$RECORDED_DEFINITION" "$role_group/$role_id" # where it is defined, for predown
         role_fresh=true
     else
         # The role exists (this or another environment, or an administrator, defined it): bring its

@@ -41,17 +41,19 @@ done
 record "$RECORDED_ASSIGNMENTS" "$left"
 
 if [ -n "$definition" ]; then
-    # $MONITOR_ROLE_DEFINITION_GROUP of the provision, else the tenant root group: where it was defined.
-    role_group=${MONITOR_ROLE_DEFINITION_GROUP:-${AZURE_TENANT_ID:-}}
-    scope=$(group_scope "$role_group")
+    # Recorded as <group it is defined at>/<definition id>.
+    definition_id=${definition##*/}
+    scope=$(group_scope "${definition%/*}")
     echo "$hook: removing the custom role '$MONITOR_ROLE_NAME' this environment defined"
-    if az role definition delete --name "$definition" --scope "$scope" --only-show-errors 2>"$errors"; then
+    if az role definition delete --name "$definition_id" --scope "$scope" --only-show-errors 2>"$errors"; then
         record "$RECORDED_DEFINITION" ''
     elif grep -q 'RoleDefinitionHasAssignments' "$errors"; then
-        # Another environment (or an administrator) still assigns it: it stays, and so does our record.
-        echo "$hook: the custom role is still assigned elsewhere, so it stays"
+        # Another environment (or an administrator) still assigns it, or Azure still counts the
+        # assignments just removed: it stays, and so does the record.
+        echo "$hook: the custom role is still assigned elsewhere (or Azure still counts the assignments just"
+        echo "$hook: removed), so it stays; once unused: az role definition delete --name $definition_id --scope $scope"
     else
         show_error "$errors"
-        echo "$hook: could not remove it; later run: az role definition delete --name $definition --scope $scope"
+        echo "$hook: could not remove it; later run: az role definition delete --name $definition_id --scope $scope"
     fi
 fi
