@@ -22,7 +22,9 @@ from shared.notify.preview import slack_text, teams_text
 FAST = DeliveryPolicy(
     connect_timeout=2,
     read_timeout=2,
-    channel_budget_seconds=5,
+    request_seconds=2,
+    message_budget_seconds=5,
+    extra_message_seconds=1,
     backoff_seconds=0.01,
     max_backoff_seconds=0.05,
     slack_interval_seconds=0,
@@ -151,7 +153,7 @@ def test_a_retry_after_beyond_the_channel_budget_gives_up_at_once(webhooks):
     _, slack = deliver_batch(batch(), settings(webhooks), policy=FAST)
 
     assert not slack.ok
-    assert slack.detail.startswith("HTTP 429 rate_limited (gave up")
+    assert slack.detail == "HTTP 429 rate_limited (gave up after 1 attempt(s): out of time to retry)"
     assert len(requests_on(webhooks, "slack")) == 1
 
 
@@ -175,14 +177,14 @@ def test_a_timeout_is_retried(webhooks):
     assert len(requests_on(webhooks, "teams")) == 2
 
 
-def test_slow_answers_cannot_outlast_the_channel_budget(webhooks):
+def test_slow_answers_cannot_outlast_the_message_budget(webhooks):
     webhooks.expect("teams", *[Reply(202, delay_seconds=2.0)] * 5)
-    tight = DeliveryPolicy(**{**FAST.__dict__, "channel_budget_seconds": 0.5, "read_timeout": 10})
+    tight = DeliveryPolicy(**{**FAST.__dict__, "message_budget_seconds": 0.5, "read_timeout": 10})
 
     teams, slack = deliver_batch(batch(), settings(webhooks), policy=tight)
 
     assert not teams.ok
-    assert teams.detail == "timed out (gave up: retrying would exceed 0.5 s)"
+    assert teams.detail == "timed out after 0.5 s (gave up after 1 attempt(s): out of time to retry)"
     assert len(requests_on(webhooks, "teams")) == 1
     assert slack.ok
 

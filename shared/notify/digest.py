@@ -91,6 +91,11 @@ class Page:
     continues_section: bool = False
 
     @property
+    def names(self) -> frozenset[str]:
+        """The subscriptions this page names (lower-case ids): only these count as told when it is delivered."""
+        return frozenset(entry.subscription_id.lower() for entry in self.entries)
+
+    @property
     def fixes_needed(self) -> frozenset[str]:
         return frozenset(
             detail.label for entry in self.entries if entry.section is not Section.ERRORS for detail in entry.details

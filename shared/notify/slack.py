@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import AlertBatch
+from .base import Message
 from .delivery import DeliveryPolicy, WebhookChannel
 from .digest import SECTION_HINTS, SECTION_TITLES, Digest, Entry, Page, build_digest, paginate
 from .text import slack_escape
@@ -30,19 +31,19 @@ class SlackNotifier(WebhookChannel):
         # Incoming webhooks take about one message a second.
         return policy.slack_interval_seconds
 
-    def render(self, batch: AlertBatch) -> list[Payload]:
+    def render_messages(self, batch: AlertBatch) -> list[Message]:
         digest = build_digest(batch, self.portal_url)
 
         def fits(page: Page) -> bool:
             return len(_message(digest, page, self.max_messages)["blocks"]) <= MAX_BLOCKS
 
         pages = paginate(digest.entries, fits, self.max_messages)
-        payloads = [_message(digest, page, len(pages)) for page in pages]
-        for payload in payloads:
+        messages = [Message(_message(digest, page, len(pages)), page.names) for page in pages]
+        for payload in (message.payload for message in messages):
             problems = limit_problems(payload)
             if problems:  # the pieces are clipped below their limits, so this cannot happen
                 raise ValueError("Slack message over its limits: " + "; ".join(problems))
-        return payloads
+        return messages
 
     def render_notice(self, title: str, text: str) -> Payload:
         return {

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from ..models import AlertBatch
+from .base import Message
 from .delivery import WebhookChannel
 from .digest import SECTION_HINTS, SECTION_TITLES, Detail, Digest, Entry, Page, Section, build_digest, paginate
 from .text import card_text
@@ -43,19 +44,19 @@ class TeamsNotifier(WebhookChannel):
     # Workflows answer 202; the legacy Office 365 connector answered 200.
     accepted_statuses = frozenset({200, 202})
 
-    def render(self, batch: AlertBatch) -> list[Payload]:
+    def render_messages(self, batch: AlertBatch) -> list[Message]:
         digest = build_digest(batch, self.portal_url)
 
         def fits(page: Page) -> bool:
             return len(encode(_message(digest, page, self.max_messages))) <= MAX_PAYLOAD_BYTES
 
         pages = paginate(digest.entries, fits, self.max_messages)
-        payloads = [_message(digest, page, len(pages)) for page in pages]
-        for payload in payloads:
+        messages = [Message(_message(digest, page, len(pages)), page.names) for page in pages]
+        for payload in (message.payload for message in messages):
             size = len(encode(payload))
             if size > MAX_PAYLOAD_BYTES:  # the page count only shrinks, so this cannot happen
                 raise ValueError(f"Teams card of {size} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
-        return payloads
+        return messages
 
     def render_notice(self, title: str, text: str) -> Payload:
         body = [
