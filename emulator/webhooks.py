@@ -90,7 +90,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(405, "method_not_allowed")
 
     def _answer(
-        self, status: int, body: str, retry_after: str | None = None, drip: float = 0.0, stop: threading.Event | None = None
+        self,
+        status: int,
+        body: str,
+        retry_after: str | None = None,
+        drip: float = 0.0,
+        stop: threading.Event | None = None,
     ) -> None:
         data = body.encode()
         self.send_response(status)
