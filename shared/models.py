@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -205,6 +206,9 @@ class AlertItem:
     kind: AlertKind
     # The current result (for RESOLVED, the passing result that ended the alert).
     result: SubscriptionResult
+    # When an earlier run decided this alert but could not name it (message cap, failed channel):
+    # such items go first within their section, oldest first, so every one is named eventually.
+    pending_since: datetime | None = None
 
 
 @dataclass(frozen=True)
