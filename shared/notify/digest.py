@@ -112,6 +112,13 @@ def section_of(item: AlertItem) -> Section | None:
     return None
 
 
+def waiting_rank(item: AlertItem) -> tuple[int, float]:
+    """Within a section, alerts an earlier run could not name come first, the longest-waiting first."""
+    if item.pending_since is None:
+        return (1, 0.0)
+    return (0, item.pending_since.timestamp())
+
+
 def portal_link(portal_url: str, subscription_id: str) -> str | None:
     if not _GUID.fullmatch(subscription_id):
         return None
@@ -147,7 +154,13 @@ def build_digest(batch: AlertBatch, portal_url: str) -> Digest:
             details=details,
             link=portal_link(portal_url, sub.subscription_id),
         )
-        key = (_ORDER[section], tuple(p.casefold() for p in path), entry.name.casefold(), entry.subscription_id)
+        key = (
+            _ORDER[section],
+            waiting_rank(item),
+            tuple(p.casefold() for p in path),
+            entry.name.casefold(),
+            entry.subscription_id,
+        )
         keyed.append((key, entry))
     keyed.sort(key=lambda pair: pair[0])
     entries = tuple(entry for _, entry in keyed)
