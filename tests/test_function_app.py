@@ -531,3 +531,80 @@ def test_invalid_app_settings_are_a_503_listing_the_problems(app_settings, monke
 
     assert response.status_code == 503
     assert any("REMIND_AFTER_HOURS" in problem for problem in json.loads(response.get_body())["problems"])
+
+
+# -- partial delivery and the message cap over several timer runs ------------------------------------
+
+
+def failing_tenant(count: int) -> TenantBuilder:
+    builder = TenantBuilder()
+    for number in range(1, count + 1):
+        builder.subscription(number, ("corp", "platform")[number % 2], good_contact(emails=[]))
+    return builder
+
+
+def named_in_run(hooks, since: dict[str, int]) -> dict[str, set[str]]:
+    """Per channel, the subscription ids named in the messages accepted since `since` (message counts)."""
+    named = {}
+    for channel in CHANNELS:
+        text = "\n".join(json.dumps(m.payload) for m in hooks.messages(channel)[since[channel] :])
+        named[channel] = {sid for sid in ALL_IDS if sid in text}
+    return named
+
+
+ALL_IDS = [subscription_id(number) for number in range(1, 401)]
+
+
+def test_with_400_failures_and_one_message_per_run_every_subscription_is_named_within_15_runs(
+    app_settings, use_tenant, hooks, monkeypatch, summaries
+):
+    use_tenant(failing_tenant(400))
+    monkeypatch.setenv("NOTIFY_MAX_MESSAGES", "1")
+    told: set[str] = set()
+    runs = 0
+
+    while len(told) < 400 and runs < 20:
+        before = counts(hooks)
+        run_timer()
+        runs += 1
+        named = named_in_run(hooks, before)
+        both = named["teams"] & named["slack"]
+        assert both, f"run {runs} named nobody on both channels"
+        assert not both & told, f"run {runs} named again what every channel was already told"
+        told |= both
+
+    assert told == set(ALL_IDS)
+    assert runs <= 15
+    pending = [summary["alertsPending"] for summary in summaries()]
+    assert pending[0] == 400 - summaries()[0]["alertsTold"] and pending[-1] == 0
+    assert pending == sorted(pending, reverse=True)
+    assert all(summary["outcome"] == "completed" for summary in summaries())  # a full message is not a failure
+    before = counts(hooks)
+    run_timer()
+    assert counts(hooks) == before  # everyone told: nothing left to say
+
+
+def test_a_partly_delivered_run_records_what_every_channel_was_told_and_the_retry_sends_only_the_rest(
+    app_settings, use_tenant, hooks, monkeypatch, summaries
+):
+    use_tenant(failing_tenant(80))
+    monkeypatch.setenv("NOTIFY_MAX_MESSAGES", "3")
+    # Slack takes the first message, then refuses the second for good (the rest are not tried).
+    hooks.expect("slack", Reply(200, "ok"), Reply(404, "channel_not_found"))
+
+    with pytest.raises(DeliveryFailed, match="slack") as raised:
+        run_timer()
+    first = named_in_run(hooks, {"teams": 0, "slack": 0})
+    told_first = first["teams"] & first["slack"]
+    assert told_first and len(first["teams"]) == 80 and len(told_first) < 80
+    assert f"{len(told_first)} alert(s) reached every channel" in str(raised.value)
+
+    before = counts(hooks)
+    run_timer()
+    second = named_in_run(hooks, before)
+
+    assert second["teams"] == second["slack"] == set(ALL_IDS[:80]) - told_first
+    first_summary, second_summary = summaries()
+    assert (first_summary["alertsTold"], first_summary["alertsPending"]) == (len(told_first), 80 - len(told_first))
+    assert first_summary["stateAdvanced"] is True and first_summary["outcome"] == "failed"
+    assert (second_summary["alertsPending"], second_summary["outcome"]) == (0, "completed")

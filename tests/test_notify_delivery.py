@@ -388,3 +388,14 @@ def test_each_result_names_the_subscriptions_in_the_messages_the_channel_accepte
     assert len(slack.named) < len(teams.named) < 300  # two Teams cards hold more, and neither holds everyone
     everyone = {f"00000000-0000-4000-8000-{n:012d}" for n in range(300)}
     assert teams.named < everyone
+
+
+def test_the_could_not_run_announcement_is_bounded_the_same_way(webhooks):
+    webhooks.expect("teams", *[Reply(202, drip_seconds=5)] * 6)
+    started = time.monotonic()
+
+    teams, slack = deliver_run_failure("the run deadline passed", settings(webhooks), policy=FAST)
+
+    assert time.monotonic() - started < 20
+    assert not teams.ok and teams.detail.startswith("timed out")
+    assert slack.ok
