@@ -200,9 +200,8 @@ def _failure(error: BaseException) -> _Answer:
         return _Answer(False, False, "connection refused (nothing listens there)")
     if isinstance(error, requests.ConnectionError | OSError):
         return _Answer(False, True, "connection failed")
-    if isinstance(error, requests.RequestException):
-        return _Answer(False, False, f"request failed ({type(error).__name__})")
-    raise error
+    # Only the kind: the text of a library's exception may hold the URL.
+    return _Answer(False, False, f"request failed ({type(error).__name__})")
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
