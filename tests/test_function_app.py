@@ -608,3 +608,34 @@ def test_a_partly_delivered_run_records_what_every_channel_was_told_and_the_retr
     assert (first_summary["alertsTold"], first_summary["alertsPending"]) == (len(told_first), 80 - len(told_first))
     assert first_summary["stateAdvanced"] is True and first_summary["outcome"] == "failed"
     assert (second_summary["alertsPending"], second_summary["outcome"]) == (0, "completed")
+
+
+def test_resolved_subscriptions_left_out_by_the_message_cap_are_named_by_the_next_runs(
+    app_settings, use_tenant, hooks, monkeypatch, summaries
+):
+    tenant = use_tenant(failing_tenant(80))
+    run_timer()  # every failure fits the default five messages per channel
+    assert summaries()[-1]["alertsPending"] == 0
+    for number in range(1, 81):
+        tenant.subscriptions[subscription_id(number)].contact = good_contact()
+    monkeypatch.setenv("NOTIFY_MAX_MESSAGES", "1")
+    resolved: set[str] = set()
+
+    for _ in range(6):
+        before = counts(hooks)
+        run_timer()
+        named = named_in_run(hooks, before)
+        both = named["teams"] & named["slack"]
+        assert not both & resolved  # each run names only what was not yet told
+        resolved |= both
+        if summaries()[-1]["alertsPending"] == 0:
+            break
+
+    assert resolved == set(ALL_IDS[:80])
+    assert 2 <= len(summaries()) - 1 <= 6  # the cap did make it take more than one run
+    assert summaries()[1]["alerts"]["resolved"] == 80  # the first resolving run decided all of them
+    table = TableClient.from_connection_string(
+        app_settings["STATE_CONNECTION_STRING"], app_settings["STATE_TABLE_NAME"]
+    )
+    with table:
+        assert list(table.query_entities("PartitionKey eq 'subscription'")) == []
