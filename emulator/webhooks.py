@@ -5,7 +5,9 @@ Used by the tests and the demo. Each receiver listens on `/teams/<secret>` and `
 records every request, checks payload shape, size and headers, and answers like the real
 service: Teams 202 with an empty body (even for a bad card: the problem is only recorded, as
 Teams only reports it in the flow's run history), Slack 200 `ok` or a plain-text error code.
-Scripted replies (`expect`) produce 400/404/429 with Retry-After/500 and slow answers.
+Scripted replies (`expect`) produce 400/404/429 with Retry-After/500, slow answers, answers that
+never come (`hang`) and answers dribbled one byte at a time (`drip_seconds`); `refused_url` is an
+address where nothing listens.
 """
 
 from __future__ import annotations
@@ -41,12 +43,22 @@ CHANNELS = ("teams", "slack")
 
 @dataclass(frozen=True)
 class Reply:
-    """A scripted answer: status, body, optional Retry-After, and a delay before answering."""
+    """A scripted answer: status, body, optional Retry-After, a delay before answering, and dribbling.
+
+    `drip_seconds` sends the answer one byte at a time with that pause between bytes, the way a
+    receiver that is alive but stuck can hold a client whose timeout is per socket read.
+    """
 
     status: int
     body: str = ""
     retry_after: str | None = None
     delay_seconds: float = 0.0
+    drip_seconds: float = 0.0
+
+
+def hang() -> Reply:
+    """An answer that does not come while the test runs (the receiver stops waiting when it stops)."""
+    return Reply(202, delay_seconds=3600)
 
 
 @dataclass
@@ -81,15 +93,33 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(405, "method_not_allowed")
 
-    def _answer(self, status: int, body: str, retry_after: str | None = None) -> None:
+    def _answer(
+        self,
+        status: int,
+        body: str,
+        retry_after: str | None = None,
+        drip: float = 0.0,
+        stop: threading.Event | None = None,
+    ) -> None:
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         if retry_after is not None:
             self.send_header("Retry-After", retry_after)
-        self.end_headers()
-        self.wfile.write(data)
+        if not drip:
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        # Collect the status line and headers instead of sending them, then dribble everything.
+        self._headers_buffer.append(b"\r\n")
+        raw = b"".join(self._headers_buffer) + data
+        self._headers_buffer = []
+        for index in range(len(raw)):
+            self.wfile.write(raw[index : index + 1])
+            self.wfile.flush()
+            if stop is not None and stop.wait(drip):
+                return
 
 
 class _Server(ThreadingHTTPServer):
@@ -120,6 +150,8 @@ class WebhookReceivers:
         self.secret = secrets.token_urlsafe(24)
         self._lock = threading.Lock()
         self._script: dict[str, deque[Reply]] = {channel: deque() for channel in CHANNELS}
+        # Set on stop, so slow and dribbled answers end with the receiver.
+        self._stopping = threading.Event()
         self.received: list[Received] = []
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -152,6 +184,14 @@ class WebhookReceivers:
     @property
     def ca_path(self) -> Path:
         return self.certificates.ca_path
+
+    @property
+    def refused_url(self) -> str:
+        """A webhook-shaped URL on a local port where nothing listens: the connection is refused."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return f"https://{self.host}:{port}/slack/services/T0000/B0000/{self.secret}"
 
     def environment(self) -> dict[str, str]:
         """App settings that point the monitor's notifications at these receivers."""
@@ -191,6 +231,7 @@ class WebhookReceivers:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         if self._temp_dir is not None:
@@ -231,10 +272,10 @@ class WebhookReceivers:
         record = Received(channel, path_ok, dict(handler.headers), body, payload, problems, reply.status)
         with self._lock:
             self.received.append(record)
-        if reply.delay_seconds:
-            time.sleep(reply.delay_seconds)
-        with contextlib.suppress(OSError):  # the client may have stopped waiting
-            handler._answer(reply.status, reply.body, reply.retry_after)
+        if reply.delay_seconds and self._stopping.wait(reply.delay_seconds):
+            return
+        with contextlib.suppress(OSError, ValueError):  # the client may have stopped waiting
+            handler._answer(reply.status, reply.body, reply.retry_after, reply.drip_seconds, self._stopping)
 
     @staticmethod
     def _natural_reply(channel: str, path_ok: bool, problems: list[str]) -> Reply:

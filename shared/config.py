@@ -16,6 +16,7 @@ from .clouds import CLOUDS, Cloud, find_cloud
 from .errors import ConfigError
 from .notify.settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
 from .rules import RULES
+from .run_budget import fit_problems
 from .setting_values import bare_https_endpoint, choice, flag, items, whole_number
 
 SEVERITIES = ("Low", "Medium", "High")
@@ -193,6 +194,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         state=load_state_settings(environ, problems),
         notify=load_notify_settings(environ, cloud, problems),
     )
+    # The combination of the parsed values (an invalid one stands in as its default, which always fits).
+    problems.extend(fit_problems(settings.run_timeout_seconds, settings.notify.max_messages))
     if problems:
         raise ConfigError(problems)
     return settings

@@ -215,6 +215,9 @@ class AlertItem:
     result: SubscriptionResult
     # When the stored alert state first saw this subscription failing; None without state (the CLI).
     first_seen: datetime | None = None
+    # When an earlier run decided this alert but could not name it (message cap, failed channel):
+    # such items go first within their section, oldest first, so every one is named eventually.
+    pending_since: datetime | None = None
 
 
 @dataclass(frozen=True)

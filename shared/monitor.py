@@ -1,10 +1,11 @@
 """One monitored run, as the timer and the HTTP check trigger it.
 
 settings -> run_check -> decide (alert state) -> deliver -> record state -> one-line summary.
-State advances only when every configured channel confirmed delivery, so a failed post is
-repeated by the next run (at least once, never lost). When the run itself fails, the channels
-hear "the contact monitor could not run" (once per reminder period) and the error is re-raised
-so the Functions host records a failed execution.
+State advances for a subscription only when every configured channel delivered a message that
+names it; the rest (left out by the message cap, or after a channel failed) are recorded as
+pending and named first by the next run (at least once, never lost). When the run itself fails,
+the channels hear "the contact monitor could not run" (once per reminder period) and the error is
+re-raised so the Functions host records a failed execution.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .clouds import CLOUDS, find_cloud
 from .config import Settings, load_settings
 from .errors import ConfigError, MonitorError, NotInScope
 from .models import AlertKind, Report
-from .notify import DeliveryResult, deliver_batch, deliver_run_failure
+from .notify import DeliveryResult, deliver_batch, deliver_run_failure, delivered_to_all
 from .notify.settings import NotifySettings, load_notify_settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ SUMMARY_EVENT = "contact-monitor-run"
 
 
 class DeliveryFailed(MonitorError):
-    """A chat channel did not confirm delivery; the alert state was left as it was."""
+    """A chat channel did not confirm delivery; only what every channel was told advanced the alert state."""
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,18 @@ async def _monitored(
         state="on" if settings.state.enabled else "off",
         alerts={kind.value: decision.count(kind) for kind in AlertKind},
         channels={result.channel: "ok" if result.ok else "failed" for result in deliveries},
+        alertsTold=alerted.told,
+        alertsPending=alerted.pending,
         stateAdvanced=alerted.advanced,
         stateConflicts=alerted.conflicts,
     )
     failure: MonitorError | None = alerted.state_error
-    if failure is None and deliveries and not alerted.confirmed:
+    if failure is None and not all(result.ok for result in deliveries):
         refused = "; ".join(result.describe() for result in deliveries if not result.ok)
-        failure = DeliveryFailed(f"chat delivery failed, alert state unchanged (the next run posts again): {refused}")
+        failure = DeliveryFailed(
+            f"chat delivery failed; {alerted.told} alert(s) reached every channel and were recorded, "
+            f"{alerted.pending} stay pending for the next run: {refused}"
+        )
     if failure is not None:
         _log_summary(summary, started, outcome="failed", reason=str(failure))
         raise failure
@@ -139,14 +145,16 @@ async def _monitored(
 class _Alerted:
     decision: Decision
     deliveries: tuple[DeliveryResult, ...]
-    confirmed: bool
+    # Alerts every channel named in a delivered message, and those that stay pending.
+    told: int
+    pending: int
     advanced: bool
     conflicts: int
     state_error: StateUnavailable | None
 
 
 async def _alert(settings: Settings, report: Report, credential: AsyncTokenCredential, now: datetime) -> _Alerted:
-    """Decide against the stored state, deliver, and advance the state only if every channel confirmed."""
+    """Decide against the stored state, deliver, and advance the state for what every channel was told."""
     state = settings.state
     if not state.enabled:
         log.warning("alert state is off (no STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING): posting every problem")
@@ -164,16 +172,18 @@ async def _alert(settings: Settings, report: Report, credential: AsyncTokenCrede
                 log.error("%s; posting every problem this run", error)
         decision = decide(previous, report, now, state.remind_after, settings.notify.notify_on)
         deliveries = tuple(await _deliver(decision, settings.notify))
-        confirmed = bool(deliveries) and all(result.ok for result in deliveries)
+        told = delivered_to_all(deliveries)
         if store is not None and state_error is None:
             try:
-                if confirmed:
-                    applied = await store.apply(decision.changes)
-                    advanced, conflicts = True, applied.conflicts
+                # Without a channel nothing was told or missed: the state stays as it was.
+                if deliveries:
+                    applied = await store.apply(decision.changes_for(told))
+                    advanced, conflicts = bool(told) or decision.batch.is_empty, applied.conflicts
                 await store.clear_run_failure()
             except StateUnavailable as error:
                 state_error = error
-    return _Alerted(decision, deliveries, confirmed, advanced, conflicts, state_error)
+    pending = decision.untold(told)
+    return _Alerted(decision, deliveries, len(decision.items) - pending, pending, advanced, conflicts, state_error)
 
 
 async def _deliver(decision: Decision, notify_settings: NotifySettings) -> list[DeliveryResult]:

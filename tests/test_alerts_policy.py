@@ -1,9 +1,11 @@
 """The alert policy as a pure function: previous state + report + now -> what to post and what to record."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from shared.alerts.policy import AlertState, decide, fingerprint
-from shared.models import AlertKind, Finding, Report, Status, Subscription, SubscriptionResult
+from shared.models import AlertBatch, AlertItem, AlertKind, Finding, Report, Status, Subscription, SubscriptionResult
+from shared.notify.digest import build_digest
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 WEEK = timedelta(hours=168)
@@ -148,3 +150,95 @@ def test_without_state_every_failing_and_unreadable_subscription_is_new_each_run
 
     assert kinds(decide({}, current, NOW, WEEK)) == kinds(decide({}, current, NOW + timedelta(hours=1), WEEK))
     assert [item.kind for item in decide({}, current, NOW, WEEK).batch.items] == [AlertKind.NEW, AlertKind.NEW]
+
+
+# -- what was not told stays pending --------------------------------------------------------------
+
+SUB_1 = "00000000-0000-4000-8000-000000000001"
+
+
+def as_stored(change, etag: str = "etag-2") -> dict[str, AlertState]:
+    return {change.subscription_id: replace(change.state, etag=etag)}
+
+
+def test_a_new_failure_that_was_not_told_is_recorded_as_pending_not_as_alerted():
+    decision = decide({}, report(result(1, Status.FAIL, "contact-email")), NOW, WEEK)
+
+    (change,) = decision.changes_for(set())
+
+    assert change.expected_etag is None
+    assert (change.state.last_notified, change.state.pending_since, change.state.first_seen) == (None, NOW, NOW)
+    assert decision.untold(set()) == 1 and decision.untold({SUB_1}) == 0
+
+
+def test_a_pending_new_failure_is_new_again_and_carries_how_long_it_has_waited():
+    failing = result(1, Status.FAIL, "contact-email")
+    (pending,) = decide({}, report(failing), NOW, WEEK).changes_for(set())
+    later = NOW + timedelta(days=1)
+
+    again = decide(as_stored(pending), report(failing), later, WEEK)
+
+    (item,) = again.batch.items
+    assert (item.kind, item.pending_since) == (AlertKind.NEW, NOW)
+    (told,) = again.changes
+    assert (told.state.first_seen, told.state.last_notified, told.state.pending_since) == (NOW, later, None)
+    assert again.changes_for(set()) == ()  # already pending: no write, no ETag churn
+
+
+def test_a_pending_reminder_is_repeated_before_the_reminder_period_and_keeps_the_last_told_time():
+    failing = result(1, Status.FAIL, "contact-email")
+    (reminder,) = decide(stored(failing, NOW - WEEK), report(failing), NOW, WEEK).batch.items
+    (missed,) = decide(stored(failing, NOW - WEEK), report(failing), NOW, WEEK).changes_for(set())
+    assert reminder.kind is AlertKind.REMINDER
+    assert (missed.state.last_notified, missed.state.pending_since) == (NOW - WEEK, NOW)
+
+    an_hour_later = decide(as_stored(missed), report(failing), NOW + timedelta(hours=1), WEEK)
+
+    assert [(item.kind, item.pending_since) for item in an_hour_later.batch.items] == [(AlertKind.REMINDER, NOW)]
+
+
+def test_a_resolved_subscription_that_was_not_told_keeps_its_row_until_it_is():
+    failing = result(1, Status.FAIL, "contact-email")
+    fixed = result(1, Status.PASS)
+    (missed,) = decide(stored(failing, NOW - WEEK), report(fixed), NOW, WEEK).changes_for(set())
+    assert missed.state is not None and missed.state.pending_since == NOW
+
+    again = decide(as_stored(missed), report(fixed), NOW + timedelta(hours=1), WEEK)
+
+    assert [(item.kind, item.pending_since) for item in again.batch.items] == [(AlertKind.RESOLVED, NOW)]
+    (delete,) = again.changes
+    assert delete.state is None and delete.expected_etag == "etag-2"
+
+
+def test_a_pending_failure_that_passes_before_anyone_heard_of_it_is_dropped_silently():
+    (pending,) = decide({}, report(result(1, Status.FAIL, "contact-email")), NOW, WEEK).changes_for(set())
+
+    decision = decide(as_stored(pending), report(result(1, Status.PASS)), NOW + timedelta(hours=1), WEEK)
+
+    assert decision.batch.is_empty
+    (delete,) = decision.changes_for(set())
+    assert delete.state is None and delete.expected_etag == "etag-2"
+
+
+def test_a_changed_failure_that_was_not_told_keeps_what_was_told_before():
+    before = result(1, Status.FAIL, "contact-email")
+    after = result(1, Status.FAIL, "contact-email", "owner-notifications")
+
+    (missed,) = decide(stored(before, NOW - timedelta(hours=1)), report(after), NOW, WEEK).changes_for(set())
+
+    assert missed.state.fingerprint == "contact-email"  # so the next run still sees the change as news
+    assert missed.state.last_notified == NOW - timedelta(hours=1)
+    assert missed.state.pending_since == NOW
+
+
+def test_pending_alerts_come_first_in_their_section_the_longest_waiting_first():
+    fresh = [AlertItem(AlertKind.NEW, result(n, Status.FAIL, "contact-email")) for n in (1, 2)]
+    waiting = [
+        AlertItem(AlertKind.NEW, result(8, Status.FAIL, "contact-email"), pending_since=NOW),
+        AlertItem(AlertKind.NEW, result(9, Status.FAIL, "contact-email"), pending_since=NOW - WEEK),
+    ]
+    resolved = AlertItem(AlertKind.RESOLVED, result(5, Status.PASS), pending_since=NOW - 2 * WEEK)
+
+    digest = build_digest(AlertBatch(report(), (*fresh, resolved, *waiting)), "https://portal.azure.com")
+
+    assert [entry.name for entry in digest.entries] == ["sub-9", "sub-8", "sub-1", "sub-2", "sub-5"]

@@ -200,3 +200,45 @@ def test_storage_lost_between_reading_and_writing_is_a_state_unavailable_error(p
 
     with pytest.raises(StateUnavailable, match="could not write alert state"):
         run(scenario())
+
+
+def test_a_row_deleted_by_a_concurrent_run_is_a_conflict_not_a_failed_run(state_environment):
+    settings = settings_for(state_environment)
+    run(apply(settings, decide({}, report(failing(1, "contact-email")), NOW - WEEK, WEEK).changes))
+    fixed = SubscriptionResult(failing(1).subscription, Status.PASS)
+
+    async def overlapping_runs() -> tuple[tuple[int, int], tuple[int, int]]:
+        # Two runs, each with its own client, read the same row and ETag.
+        async with TableStateStore.open(settings, None) as run_a, TableStateStore.open(settings, None) as run_b:
+            seen_by_a, seen_by_b = await run_a.load(), await run_b.load()
+            resolved = decide(seen_by_a, report(fixed), NOW, WEEK)  # A: fixed, delete-if-match
+            reminded = decide(seen_by_b, report(failing(1, "contact-email")), NOW, WEEK)  # B: replace-if-match
+            a = await run_a.apply(resolved.changes)
+            b = await run_b.apply(reminded.changes)
+            return (a.written, a.conflicts), (b.written, b.conflicts)
+
+    a, b = run(overlapping_runs())
+
+    assert a == (1, 0)
+    assert b == (0, 1)  # ResourceNotFoundError on replace-if-match: the other run's delete is the newer news
+    assert run(load(settings)) == {}
+
+
+def test_an_alert_that_was_not_told_is_stored_as_pending_and_named_again_first(state_environment):
+    settings = settings_for(state_environment)
+    first = decide({}, report(failing(1, "contact-email"), failing(2, "contact-email")), NOW, WEEK)
+    told_only_2 = frozenset({"00000000-0000-4000-8000-000000000002"})
+
+    assert run(apply(settings, first.changes_for(told_only_2))) == (2, 0)
+    stored = run(load(settings))
+    pending = stored["00000000-0000-4000-8000-000000000001"]
+    assert (pending.last_notified, pending.pending_since, pending.first_seen) == (None, NOW, NOW)
+    assert stored["00000000-0000-4000-8000-000000000002"].pending_since is None
+
+    later = NOW + timedelta(days=1)
+    second = decide(stored, report(failing(1, "contact-email"), failing(2, "contact-email")), later, WEEK)
+    (item,) = second.batch.items
+    assert (item.kind.value, item.result.subscription.display_name, item.pending_since) == ("new", "sub-1", NOW)
+    assert run(apply(settings, second.changes)) == (1, 0)
+    told = run(load(settings))["00000000-0000-4000-8000-000000000001"]
+    assert (told.first_seen, told.last_notified, told.pending_since) == (NOW, later, None)

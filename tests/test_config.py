@@ -134,6 +134,22 @@ def test_the_run_timeout_must_be_whole_seconds_in_range(value):
     assert any("RUN_TIMEOUT_SECONDS" in problem for problem in problems_for(RUN_TIMEOUT_SECONDS=value))
 
 
+def test_a_run_timeout_and_message_cap_that_cannot_fit_the_function_timeout_are_refused_with_the_other_problems():
+    problems = problems_for(RUN_TIMEOUT_SECONDS="3600", CHECK_CONCURRENCY="lots")
+
+    assert len(problems) == 2
+    (fit,) = [problem for problem in problems if "functionTimeout" in problem]
+    assert fit.startswith(
+        "RUN_TIMEOUT_SECONDS=3600 with NOTIFY_MAX_MESSAGES=5 does not fit host.json's functionTimeout"
+    )
+    assert "set RUN_TIMEOUT_SECONDS to at most 734" in fit
+    # The largest message cap still fits the default run deadline; a longer deadline with it does not.
+    assert load_settings({"NOTIFY_MAX_MESSAGES": "50"}).notify.max_messages == 50
+    assert any(
+        "at most 554" in problem for problem in problems_for(RUN_TIMEOUT_SECONDS="600", NOTIFY_MAX_MESSAGES="50")
+    )
+
+
 def test_the_run_timeout_is_read():
     assert load_settings({"RUN_TIMEOUT_SECONDS": "60"}).run_timeout_seconds == 60
 

@@ -26,8 +26,8 @@ from shared.alerts.store import StateUnavailable
 from shared.config import load_settings
 from shared.errors import ConfigError, RunFailed
 from shared.monitor import DeliveryFailed
-from shared.notify import DEFAULT_POLICY
-from shared.notify.settings import NOTIFY_SETTINGS
+from shared.notify.settings import MAX_MESSAGES_LIMIT, NOTIFY_SETTINGS
+from shared.run_budget import FUNCTION_TIMEOUT_SECONDS, run_budget_seconds
 from tests.conftest import TenantBuilder, good_contact, subscription_id
 
 pytest_plugins = ("tests.azurite",)
@@ -152,11 +152,14 @@ def test_host_json_gives_the_run_deadline_and_delivery_room_within_the_function_
     host = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
     hours, minutes, seconds = (int(part) for part in host["functionTimeout"].split(":"))
     timeout = hours * 3600 + minutes * 60 + seconds
-    delivery = len(CHANNELS) * DEFAULT_POLICY.channel_budget_seconds
+    defaults = load_settings({})
 
     assert host["version"] == "2.0"
     assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
-    assert load_settings({}).run_timeout_seconds + delivery < timeout
+    # The settings check measures against the same timeout, and the defaults fit with room to spare.
+    assert timeout == FUNCTION_TIMEOUT_SECONDS
+    assert run_budget_seconds(defaults.run_timeout_seconds, defaults.notify.max_messages) < timeout
+    assert run_budget_seconds(defaults.run_timeout_seconds, MAX_MESSAGES_LIMIT) <= timeout
     # The run summary is a trace from the function's own logger: kept at Information and never sampled away.
     logging_settings = host["logging"]
     assert logging_settings["logLevel"]["Function"] == "Information"
@@ -529,3 +532,118 @@ def test_invalid_app_settings_are_a_503_listing_the_problems(app_settings, monke
 
     assert response.status_code == 503
     assert any("REMIND_AFTER_HOURS" in problem for problem in json.loads(response.get_body())["problems"])
+
+
+# -- partial delivery and the message cap over several timer runs ------------------------------------
+
+
+def failing_tenant(count: int) -> TenantBuilder:
+    builder = TenantBuilder()
+    for number in range(1, count + 1):
+        builder.subscription(number, ("corp", "platform")[number % 2], good_contact(emails=[]))
+    return builder
+
+
+def named_in_run(hooks, since: dict[str, int]) -> dict[str, set[str]]:
+    """Per channel, the subscription ids named in the messages accepted since `since` (message counts)."""
+    named = {}
+    for channel in CHANNELS:
+        text = "\n".join(json.dumps(m.payload) for m in hooks.messages(channel)[since[channel] :])
+        named[channel] = {sid for sid in ALL_IDS if sid in text}
+    return named
+
+
+ALL_IDS = [subscription_id(number) for number in range(1, 401)]
+
+
+def test_with_400_failures_and_one_message_per_run_every_subscription_is_named_within_15_runs(
+    app_settings, use_tenant, hooks, monkeypatch, summaries
+):
+    use_tenant(failing_tenant(400))
+    monkeypatch.setenv("NOTIFY_MAX_MESSAGES", "1")
+    told: set[str] = set()
+    runs = 0
+
+    while len(told) < 400 and runs < 20:
+        before = counts(hooks)
+        run_timer()
+        runs += 1
+        named = named_in_run(hooks, before)
+        both = named["teams"] & named["slack"]
+        assert both, f"run {runs} named nobody on both channels"
+        assert not both & told, f"run {runs} named again what every channel was already told"
+        told |= both
+
+    assert told == set(ALL_IDS)
+    assert runs <= 15
+    pending = [summary["alertsPending"] for summary in summaries()]
+    assert pending[0] == 400 - summaries()[0]["alertsTold"] and pending[-1] == 0
+    assert pending == sorted(pending, reverse=True)
+    assert all(summary["outcome"] == "completed" for summary in summaries())  # a full message is not a failure
+    before = counts(hooks)
+    run_timer()
+    assert counts(hooks) == before  # everyone told: nothing left to say
+
+
+def test_a_partly_delivered_run_records_what_every_channel_was_told_and_the_retry_sends_only_the_rest(
+    app_settings, use_tenant, hooks, monkeypatch, summaries
+):
+    use_tenant(failing_tenant(250))  # large enough for two messages per channel
+    monkeypatch.setenv("NOTIFY_MAX_MESSAGES", "3")
+    # Slack takes the first message, then refuses the second for good (the rest are not tried).
+    hooks.expect("slack", Reply(200, "ok"), Reply(404, "channel_not_found"))
+
+    with pytest.raises(DeliveryFailed, match="slack") as raised:
+        run_timer()
+    first = named_in_run(hooks, {"teams": 0, "slack": 0})
+    told_first = first["teams"] & first["slack"]
+    assert told_first and len(told_first) < len(first["teams"])
+    assert f"{len(told_first)} alert(s) reached every channel" in str(raised.value)
+
+    before = counts(hooks)
+    run_timer()
+    second = named_in_run(hooks, before)
+
+    told_second = second["teams"] & second["slack"]
+    assert told_second
+    assert not (second["teams"] | second["slack"]) & told_first  # the retry names only what did not reach every channel
+    first_summary, second_summary = summaries()
+    assert (first_summary["alertsTold"], first_summary["alertsPending"]) == (len(told_first), 250 - len(told_first))
+    assert first_summary["stateAdvanced"] is True and first_summary["outcome"] == "failed"
+    assert second_summary["alertsTold"] == len(told_second)
+    assert second_summary["outcome"] == "completed"
+
+
+def test_resolved_subscriptions_left_out_by_the_message_cap_are_named_by_the_next_runs(
+    app_settings, use_tenant, hooks, monkeypatch, summaries
+):
+    tenant = use_tenant(failing_tenant(120))
+    for _ in range(8):  # name every failure first (a few runs: the alert grows by a message per 200 entries)
+        run_timer()
+        if summaries()[-1]["alertsPending"] == 0:
+            break
+    assert summaries()[-1]["alertsPending"] == 0
+    start = len(summaries())
+    for number in range(1, 121):
+        tenant.subscriptions[subscription_id(number)].contact = good_contact()
+    monkeypatch.setenv("NOTIFY_MAX_MESSAGES", "1")
+    resolved: set[str] = set()
+
+    for _ in range(6):
+        before = counts(hooks)
+        run_timer()
+        named = named_in_run(hooks, before)
+        both = named["teams"] & named["slack"]
+        assert not both & resolved  # each run names only what was not yet told
+        resolved |= both
+        if summaries()[-1]["alertsPending"] == 0:
+            break
+
+    assert resolved == set(ALL_IDS[:120])
+    assert 2 <= len(summaries()) - start <= 6  # the cap did make it take more than one run
+    assert summaries()[start]["alerts"]["resolved"] == 120  # the first resolving run decided all of them
+    table = TableClient.from_connection_string(
+        app_settings["STATE_CONNECTION_STRING"], app_settings["STATE_TABLE_NAME"]
+    )
+    with table:
+        assert list(table.query_entities("PartitionKey eq 'subscription'")) == []

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,33 @@ def test_notify_test_says_what_each_endpoint_answered(webhooks, capsys):
     assert "slack (localhost): NOT delivered (0 message(s) sent before the failure): HTTP 410 channel_is_archived" in (
         capsys.readouterr().err
     )
+
+
+def test_notify_test_against_a_refused_connection_answers_within_20_s(webhooks, monkeypatch, capsys):
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", webhooks.refused_url)
+    started = time.monotonic()
+
+    code = main(["notify-test"])
+
+    assert time.monotonic() - started < 20
+    assert code == 2
+    assert "slack (localhost): NOT delivered" in capsys.readouterr().err
+
+
+def test_check_notify_with_both_channels_failing_hard_ends_within_45_s_and_exits_2(use_tenant, webhooks, capsys):
+    use_tenant(failing_tenant())
+    # Teams answers 500 to every attempt; Slack dribbles one byte every 5 s. The real delivery policy.
+    webhooks.expect("teams", *[Reply(500, "boom")] * 20)
+    webhooks.expect("slack", *[Reply(200, "ok", drip_seconds=5)] * 20)
+    started = time.monotonic()
+
+    code = main(["check", "--notify"])
+
+    assert time.monotonic() - started < 45
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error: notify: teams (localhost): NOT delivered" in err
+    assert "error: notify: slack (localhost): NOT delivered" in err
 
 
 def test_notify_test_reports_bad_settings_without_the_url(emulator, monkeypatch, capsys):

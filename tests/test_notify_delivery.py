@@ -2,14 +2,16 @@
 
 import itertools
 import logging
+import time
 
 import pytest
 import requests
 
-from emulator.webhooks import TEAMS_MAX_BYTES, Reply, WebhookReceivers
+from emulator.webhooks import TEAMS_MAX_BYTES, Reply, WebhookReceivers, hang
 from shared.clouds import CLOUDS
 from shared.models import AlertBatch, Finding, Report, Status, Subscription, SubscriptionResult
 from shared.notify import (
+    DEFAULT_POLICY,
     DeliveryPolicy,
     batch_from_report,
     deliver_batch,
@@ -22,7 +24,9 @@ from shared.notify.preview import slack_text, teams_text
 FAST = DeliveryPolicy(
     connect_timeout=2,
     read_timeout=2,
-    channel_budget_seconds=5,
+    request_seconds=2,
+    message_budget_seconds=5,
+    extra_message_seconds=1,
     backoff_seconds=0.01,
     max_backoff_seconds=0.05,
     slack_interval_seconds=0,
@@ -151,7 +155,7 @@ def test_a_retry_after_beyond_the_channel_budget_gives_up_at_once(webhooks):
     _, slack = deliver_batch(batch(), settings(webhooks), policy=FAST)
 
     assert not slack.ok
-    assert slack.detail.startswith("HTTP 429 rate_limited (gave up")
+    assert slack.detail == "HTTP 429 rate_limited (gave up after 1 attempt(s): out of time to retry)"
     assert len(requests_on(webhooks, "slack")) == 1
 
 
@@ -175,14 +179,14 @@ def test_a_timeout_is_retried(webhooks):
     assert len(requests_on(webhooks, "teams")) == 2
 
 
-def test_slow_answers_cannot_outlast_the_channel_budget(webhooks):
+def test_slow_answers_cannot_outlast_the_message_budget(webhooks):
     webhooks.expect("teams", *[Reply(202, delay_seconds=2.0)] * 5)
-    tight = DeliveryPolicy(**{**FAST.__dict__, "channel_budget_seconds": 0.5, "read_timeout": 10})
+    tight = DeliveryPolicy(**{**FAST.__dict__, "message_budget_seconds": 0.5, "read_timeout": 10})
 
     teams, slack = deliver_batch(batch(), settings(webhooks), policy=tight)
 
     assert not teams.ok
-    assert teams.detail == "timed out (gave up: retrying would exceed 0.5 s)"
+    assert teams.detail == "timed out after 0.5 s (gave up after 1 attempt(s): out of time to retry)"
     assert len(requests_on(webhooks, "teams")) == 1
     assert slack.ok
 
@@ -293,3 +297,105 @@ def test_the_receiver_flags_what_teams_would_silently_drop(webhooks):
 
     assert response.status_code == 202  # like Teams: accepted, then dropped
     assert any("MessageSizeExceeded" in p for p in webhooks.received[0].problems)
+
+
+# -- every delivery ends, whatever the receiver does (wall-clock bounds are generous on purpose) ------
+
+
+def test_a_receiver_dribbling_one_byte_every_5_s_is_cut_off_at_the_request_deadline(webhooks):
+    # Each byte arrives well within the 20 s read timeout: only a whole-request deadline ends this.
+    webhooks.expect("teams", Reply(202, drip_seconds=5))
+    one_try = DeliveryPolicy(**{**FAST.__dict__, "read_timeout": 20, "request_seconds": 2, "max_attempts": 1})
+    started = time.monotonic()
+
+    teams, slack = deliver_batch(batch(), settings(webhooks), policy=one_try)
+
+    assert time.monotonic() - started < 15
+    assert (teams.ok, teams.messages_sent) == (False, 0)
+    assert teams.detail.startswith("timed out after 2.0 s")
+    assert slack.ok
+
+
+def test_a_hanging_channel_does_not_hold_the_other_back(webhooks):
+    webhooks.expect("teams", *[hang()] * 6)
+    started = time.monotonic()
+
+    teams, slack = deliver_batch(batch(), settings(webhooks), policy=FAST)
+
+    (slack_request,) = requests_on(webhooks, "slack")
+    assert slack.ok and not teams.ok
+    assert slack_request.at - started < 4  # posted while Teams was still waiting, not after it
+    assert time.monotonic() - started < 20  # Teams gave up within its 5 s message budget (plus slack)
+
+
+def test_a_refused_connection_is_final_and_answered_at_once(webhooks):
+    refused = settings(webhooks, SLACK_WEBHOOK_URL=webhooks.refused_url)
+    started = time.monotonic()
+
+    teams, slack = deliver_test_message(refused, policy=DEFAULT_POLICY)
+
+    assert time.monotonic() - started < 10
+    assert teams.ok
+    assert (slack.ok, slack.detail) == (False, "connection refused (nothing listens there)")
+
+
+def test_a_host_name_that_does_not_resolve_is_final(webhooks):
+    unknown = settings(
+        webhooks,
+        SLACK_WEBHOOK_URL=f"https://hooks.no-such-host.invalid/services/T/B/{webhooks.secret}",
+        NOTIFY_ALLOWED_HOSTS="localhost,hooks.no-such-host.invalid",
+    )
+    started = time.monotonic()
+
+    _, slack = deliver_test_message(unknown, policy=DEFAULT_POLICY)
+
+    assert time.monotonic() - started < 15
+    assert (slack.ok, slack.detail) == (False, "host name did not resolve (DNS)")
+
+
+def test_a_rate_limit_mid_run_waits_and_every_message_is_delivered(webhooks):
+    webhooks.expect("slack", Reply(200, "ok"), Reply(429, "rate_limited", retry_after="1"))
+    many = batch_from_report(failing_report(500), settings_without_urls())
+
+    _, slack = deliver_batch(many, settings(webhooks, NOTIFY_MAX_MESSAGES="3"), policy=FAST)
+
+    assert (slack.ok, slack.messages_sent) == (True, 3)
+    assert [r.status for r in requests_on(webhooks, "slack")] == [200, 429, 200, 200]
+
+
+def test_a_channel_whose_first_message_fails_every_attempt_does_not_try_the_rest(webhooks):
+    webhooks.expect("teams", *[Reply(500, retry_after="0")] * 20)
+    many = batch_from_report(failing_report(500), settings_without_urls())
+
+    teams, slack = deliver_batch(many, settings(webhooks, NOTIFY_MAX_MESSAGES="3"), policy=FAST)
+
+    assert (teams.ok, teams.messages_sent, teams.messages_total) == (False, 0, 3)
+    assert len(requests_on(webhooks, "teams")) == FAST.max_attempts  # all for message 1
+    assert teams.named == frozenset()
+    assert "NOT delivered (0 of 3 message(s) sent before the failure)" in teams.describe()
+    assert slack.ok and slack.messages_sent == 3
+
+
+def test_each_result_names_the_subscriptions_in_the_messages_the_channel_accepted(webhooks):
+    many = batch_from_report(failing_report(300), settings_without_urls())
+    webhooks.expect("slack", Reply(200, "ok"), Reply(400, "invalid_payload"))
+
+    teams, slack = deliver_batch(many, settings(webhooks, NOTIFY_MAX_MESSAGES="2"), policy=FAST)
+
+    (first_slack, _) = requests_on(webhooks, "slack")
+    shown = "\n".join(slack_text(first_slack.payload))
+    assert slack.named and all(f"app-{int(sid[-12:]):05d}" in shown for sid in slack.named)
+    assert len(slack.named) < len(teams.named) < 300  # two Teams cards hold more, and neither holds everyone
+    everyone = {f"00000000-0000-4000-8000-{n:012d}" for n in range(300)}
+    assert teams.named < everyone
+
+
+def test_the_could_not_run_announcement_is_bounded_the_same_way(webhooks):
+    webhooks.expect("teams", *[Reply(202, drip_seconds=5)] * 6)
+    started = time.monotonic()
+
+    teams, slack = deliver_run_failure("the run deadline passed", settings(webhooks), policy=FAST)
+
+    assert time.monotonic() - started < 20
+    assert not teams.ok and teams.detail.startswith("timed out")
+    assert slack.ok

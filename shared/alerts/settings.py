@@ -12,6 +12,9 @@ from ..setting_values import bare_https_endpoint, whole_number
 DEFAULT_TABLE_NAME = "contactmonitorstate"
 DEFAULT_REMIND_AFTER_HOURS = 168
 MAX_REMIND_AFTER_HOURS = 8760
+# Each alert-state operation (read, write, the run-failure record) is cut off after this long, so an
+# unresponsive table cannot hold the run past the host's timeout (see shared/run_budget.py).
+STATE_OPERATION_SECONDS = 30
 # Table names: 3-63 characters, alphanumeric, not starting with a digit.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 

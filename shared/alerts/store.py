@@ -2,14 +2,17 @@
 
 Every write is conditional (create-if-absent, replace/delete-if-match), so when two runs overlap
 (a manual check during the timer run) the slower one finds its view outdated and leaves the
-newer state alone instead of overwriting it; its conflicts are counted and logged.
+newer state alone instead of overwriting it; its conflicts are counted and logged. A row the
+other run deleted (the alert resolved) is such a conflict too, not a storage failure. Each
+operation ends within STATE_OPERATION_SECONDS, whatever storage does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +26,7 @@ from azure.data.tables.aio import TableClient
 from ..errors import MonitorError
 from ..models import Status
 from .policy import AlertState, StateChange
-from .settings import StateSettings
+from .settings import STATE_OPERATION_SECONDS, StateSettings
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +89,18 @@ class TableStateStore:
 
     async def load(self) -> dict[str, AlertState]:
         """Every subscription's alert state, keyed by lower-case subscription id."""
-        await self._ensure_table()
         query = "PartitionKey eq @partition"
-        try:
-            entities = [
-                entity
-                async for entity in self._client.query_entities(query, parameters={"partition": SUBSCRIPTION_PARTITION})
-            ]
-        except AzureError as error:
-            raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
+        async with _within("read alert state"):
+            await self._ensure_table()
+            try:
+                entities = [
+                    entity
+                    async for entity in self._client.query_entities(
+                        query, parameters={"partition": SUBSCRIPTION_PARTITION}
+                    )
+                ]
+            except AzureError as error:
+                raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
         states = {}
         for entity in entities:
             state = _from_entity(entity)
@@ -104,6 +110,10 @@ class TableStateStore:
 
     async def apply(self, changes: Iterable[StateChange]) -> ApplyResult:
         """Write every change, a few at a time; a change someone else made first is a conflict, not an error."""
+        async with _within("write alert state"):
+            return await self._apply(changes)
+
+    async def _apply(self, changes: Iterable[StateChange]) -> ApplyResult:
         await self._ensure_table()
         limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
@@ -111,8 +121,9 @@ class TableStateStore:
             async with limit:
                 try:
                     await self._apply_one(change)
-                except (ResourceExistsError, ResourceModifiedError):
-                    # Another run advanced this subscription since we read it; its write is the newer one.
+                except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                    # Another run advanced (or resolved and deleted) this subscription since we read it;
+                    # its write is the newer one.
                     log.warning("alert state of %s changed during this run; kept the other's", change.subscription_id)
                     return False
                 except AzureError as error:
@@ -130,39 +141,47 @@ class TableStateStore:
 
     async def run_failure(self) -> RunFailureState | None:
         """When the channels were last told that the monitor could not run, if they were."""
-        await self._ensure_table()
-        try:
-            entity = await self._client.get_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
-        except ResourceNotFoundError:
-            return None
-        except AzureError as error:
-            raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
+        async with _within("read alert state"):
+            await self._ensure_table()
+            try:
+                entity = await self._client.get_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
+            except ResourceNotFoundError:
+                return None
+            except AzureError as error:
+                raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
         return RunFailureState(_as_datetime(entity["LastNotified"]), entity.metadata["etag"])
 
     async def record_run_failure(self, now: datetime, previous: RunFailureState | None) -> bool:
-        """False when a concurrent run recorded it first."""
-        await self._ensure_table()
+        """False when a concurrent run recorded (or cleared) it first."""
         entity = {"PartitionKey": MONITOR_PARTITION, "RowKey": RUN_FAILURE_ROW, "LastNotified": now}
-        try:
-            if previous is None:
-                await self._client.create_entity(entity)
-            else:
-                await self._client.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=previous.etag, match_condition=MatchConditions.IfNotModified
-                )
-        except (ResourceExistsError, ResourceModifiedError):
-            return False
-        except AzureError as error:
-            raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+        async with _within("write alert state"):
+            await self._ensure_table()
+            try:
+                if previous is None:
+                    await self._client.create_entity(entity)
+                else:
+                    await self._client.update_entity(
+                        entity,
+                        mode=UpdateMode.REPLACE,
+                        etag=previous.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                return False
+            except AzureError as error:
+                raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
         return True
 
     async def clear_run_failure(self) -> None:
         """After a good run, so the next failure is posted straight away."""
-        await self._ensure_table()
-        try:
-            await self._client.delete_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
-        except AzureError as error:
-            raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+        async with _within("write alert state"):
+            await self._ensure_table()
+            try:
+                await self._client.delete_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
+            except ResourceNotFoundError:
+                pass
+            except AzureError as error:
+                raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
 
     async def _apply_one(self, change: StateChange) -> None:
         if change.state is None:
@@ -195,17 +214,31 @@ class TableStateStore:
         self._table_ready = True
 
 
+@asynccontextmanager
+async def _within(what: str) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(STATE_OPERATION_SECONDS):
+            yield
+    except TimeoutError as error:
+        raise StateUnavailable(f"could not {what}: no answer within {STATE_OPERATION_SECONDS} s") from error
+
+
 def _to_entity(state: AlertState) -> dict[str, object]:
-    return {
+    entity: dict[str, object] = {
         "PartitionKey": SUBSCRIPTION_PARTITION,
         "RowKey": state.subscription_id,
         "Status": state.status.value,
         "Fingerprint": state.fingerprint,
         "FirstSeen": state.first_seen,
-        "LastNotified": state.last_notified,
         # For a person browsing the table; not used by the policy.
         "DisplayName": state.display_name,
     }
+    # Absent rather than null (a replace drops what it does not carry): never told / nothing owed.
+    if state.last_notified is not None:
+        entity["LastNotified"] = state.last_notified
+    if state.pending_since is not None:
+        entity["PendingSince"] = state.pending_since
+    return entity
 
 
 def _from_entity(entity: Any) -> AlertState | None:
@@ -215,9 +248,10 @@ def _from_entity(entity: Any) -> AlertState | None:
             status=Status(entity["Status"]),
             fingerprint=str(entity["Fingerprint"]),
             first_seen=_as_datetime(entity["FirstSeen"]),
-            last_notified=_as_datetime(entity["LastNotified"]),
+            last_notified=_optional_datetime(entity.get("LastNotified")),
             display_name=str(entity.get("DisplayName", "")),
             etag=entity.metadata["etag"],
+            pending_since=_optional_datetime(entity.get("PendingSince")),
         )
     except (KeyError, ValueError, TypeError):
         # A hand-edited or foreign row: treat the subscription as never alerted (at least once, never lost).
@@ -230,6 +264,10 @@ def _as_datetime(value: Any) -> datetime:
         raise TypeError(f"expected a datetime, got {type(value).__name__}")
     # TablesEntityDatetime is a datetime subclass; keep plain datetimes in flight.
     return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=value.tzinfo or UTC)
+
+
+def _optional_datetime(value: Any) -> datetime | None:
+    return None if value is None else _as_datetime(value)
 
 
 def _describe(error: AzureError) -> str:

@@ -6,14 +6,12 @@ and never leave this package except as the request itself: results name a channe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import requests
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from ..models import AlertBatch, AlertItem, AlertKind, Report
-from .base import DeliveryResult, Notifier, Payload
-from .delivery import DEFAULT_POLICY, DeliveryPolicy, host_of
+from .base import DeliveryResult, Message, Notifier, Payload, delivered_to_all
+from .delivery import DEFAULT_POLICY, DeliveryPolicy, delivery_budget_seconds, host_of
 from .settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
 from .slack import SlackNotifier
 from .teams import TeamsNotifier
@@ -24,12 +22,15 @@ __all__ = [
     "NOTIFY_SETTINGS",
     "DeliveryPolicy",
     "DeliveryResult",
+    "Message",
     "Notifier",
     "NotifySettings",
     "batch_from_report",
     "deliver_batch",
     "deliver_run_failure",
     "deliver_test_message",
+    "delivered_to_all",
+    "delivery_budget_seconds",
     "load_notify_settings",
     "notifiers",
     "render_payloads",
@@ -72,84 +73,70 @@ def render_payloads(batch: AlertBatch, settings: NotifySettings) -> dict[str, li
 def deliver_batch(
     batch: AlertBatch,
     settings: NotifySettings,
-    session: requests.Session | None = None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> list[DeliveryResult]:
-    """Post the batch to every configured channel; one result per channel, [] when none is configured.
+    """Post the batch to every configured channel at once; one result per channel, [] when none is configured.
 
     An empty batch posts nothing (each channel reports ok with 0 messages) unless `settings.always`.
-    One channel failing does not stop the others.
+    One channel failing or hanging does not delay the others; each ends within its budget
+    (`policy.channel_budget_seconds` of its message count).
     """
     if batch.is_empty and not settings.always:
         return [
             DeliveryResult(channel, _host(settings, channel), True, 0, "nothing to report")
             for channel in settings.channels
         ]
-    with _session(session) as active:
-        return [
-            _render_and_send(notifier, batch, settings, active, policy) for notifier in notifiers(settings).values()
-        ]
+    return _each_channel(settings, lambda notifier: _render_and_send(notifier, batch, settings, policy))
 
 
 def deliver_run_failure(
     reason: str,
     settings: NotifySettings,
-    session: requests.Session | None = None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> list[DeliveryResult]:
     """Tell the channels the monitor could not run at all (nobody would hear otherwise)."""
     text = f"The contact monitor could not run: {reason}"
-    return _notice("Defender Contact Monitor could not run", text, settings, session, policy)
+    return _notice("Defender Contact Monitor could not run", text, settings, policy)
 
 
 def deliver_test_message(
     settings: NotifySettings,
-    session: requests.Session | None = None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> list[DeliveryResult]:
     """A short message to each configured channel, to verify a new deployment's webhooks."""
     text = "Test message: chat alerts from the Defender Contact Monitor reach this channel."
-    return _notice("Defender Contact Monitor test", text, settings, session, policy)
+    return _notice("Defender Contact Monitor test", text, settings, policy)
 
 
-def _notice(
-    title: str,
-    text: str,
-    settings: NotifySettings,
-    session: requests.Session | None,
-    policy: DeliveryPolicy,
-) -> list[DeliveryResult]:
+def _notice(title: str, text: str, settings: NotifySettings, policy: DeliveryPolicy) -> list[DeliveryResult]:
     text = clip(text, NOTICE_LIMIT)
-    with _session(session) as active:
-        return [
-            notifier.send([notifier.render_notice(title, text)], active, policy)
-            for notifier in notifiers(settings).values()
-        ]
+    return _each_channel(
+        settings, lambda notifier: notifier.send([Message(notifier.render_notice(title, text))], policy)
+    )
+
+
+def _each_channel(settings: NotifySettings, send: Callable[[Notifier], DeliveryResult]) -> list[DeliveryResult]:
+    """Every configured channel in its own thread; results in channel order."""
+    chosen = list(notifiers(settings).values())
+    if not chosen:
+        return []
+    with ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="notify") as pool:
+        return list(pool.map(send, chosen))
 
 
 def _render_and_send(
     notifier: Notifier,
     batch: AlertBatch,
     settings: NotifySettings,
-    session: requests.Session,
     policy: DeliveryPolicy,
 ) -> DeliveryResult:
     try:
-        payloads = notifier.render(batch)
+        messages = notifier.render_messages(batch)
     except ValueError as error:  # a limit the renderer could not meet: this channel only
         return DeliveryResult(notifier.channel, _host(settings, notifier.channel), False, 0, f"not rendered: {error}")
-    return notifier.send(payloads, session, policy)
+    return notifier.send(messages, policy)
 
 
 def _host(settings: NotifySettings, channel: str) -> str:
     url = settings.teams_webhook_url if channel == "teams" else settings.slack_webhook_url
     return host_of(url or "")
-
-
-@contextmanager
-def _session(session: requests.Session | None) -> Iterator[requests.Session]:
-    if session is not None:
-        yield session
-        return
-    with requests.Session() as own:
-        yield own

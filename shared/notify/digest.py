@@ -151,6 +151,11 @@ class Page:
     # The first entry's section began on an earlier page.
     continues_section: bool = False
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The subscriptions this page names (lower-case ids): only these count as told when it is delivered."""
+        return frozenset(entry.subscription_id.lower() for entry in self.entries)
+
 
 def section_of(item: AlertItem) -> Section | None:
     if item.kind is AlertKind.RESOLVED:
@@ -160,6 +165,13 @@ def section_of(item: AlertItem) -> Section | None:
     if item.result.status is Status.FAIL:
         return Section.NEW_FAILURES if item.kind is AlertKind.NEW else Section.REMINDERS
     return None
+
+
+def waiting_rank(item: AlertItem) -> tuple[int, float]:
+    """Within a section, alerts an earlier run could not name come first, the longest-waiting first."""
+    if item.pending_since is None:
+        return (1, 0.0)
+    return (0, item.pending_since.timestamp())
 
 
 def portal_link(portal_url: str, subscription_id: str) -> str | None:
@@ -242,9 +254,11 @@ def build_digest(batch: AlertBatch, portal_url: str, report_url: str | None = No
             link=portal_link(portal_url, sub.subscription_id),
             age=age_of(section, days),
         )
-        # Within a group: longest-failing first, then those with the same findings together, then by name.
+        # Owed alerts first in their section (every one is named eventually); within a group:
+        # longest-failing first, then those with the same findings together, then by name.
         key = (
             _ORDER[section],
+            waiting_rank(item),
             tuple(p.casefold() for p in path),
             -(days or 0) if entry.age else 0,
             tuple((d.label, d.text) for d in details),

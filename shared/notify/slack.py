@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models import AlertBatch
+from .base import Message
 from .delivery import DeliveryPolicy, WebhookChannel
 from .digest import (
     FIX_WHERE,
@@ -50,7 +51,7 @@ class SlackNotifier(WebhookChannel):
         # Incoming webhooks take about one message a second.
         return policy.slack_interval_seconds
 
-    def render(self, batch: AlertBatch) -> list[Payload]:
+    def render_messages(self, batch: AlertBatch) -> list[Message]:
         digest = build_digest(batch, self.portal_url, self.report_url)
         budget = digest.message_budget(self.max_messages)
 
@@ -61,12 +62,12 @@ class SlackNotifier(WebhookChannel):
             return len(blocks) <= MAX_BLOCKS and blocks_text_length(blocks) <= MAX_BLOCKS_TEXT
 
         pages = paginate(digest.entries, fits, budget)
-        payloads = [_message(digest, page, len(pages)) for page in pages]
-        for payload in payloads:
+        messages = [Message(_message(digest, page, len(pages)), page.names) for page in pages]
+        for payload in (message.payload for message in messages):
             problems = limit_problems(payload)
             if problems:  # the pieces are clipped below their limits, so this cannot happen
                 raise ValueError("Slack message over its limits: " + "; ".join(problems))
-        return payloads
+        return messages
 
     def render_notice(self, title: str, text: str) -> Payload:
         return {

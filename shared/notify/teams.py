@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from ..models import AlertBatch
+from .base import Message
 from .delivery import WebhookChannel
 from .digest import (
     FIX_WHERE,
@@ -62,7 +63,7 @@ class TeamsNotifier(WebhookChannel):
         super().__init__(portal_url, max_messages, url)
         self.report_url = report_url
 
-    def render(self, batch: AlertBatch) -> list[Payload]:
+    def render_messages(self, batch: AlertBatch) -> list[Message]:
         digest = build_digest(batch, self.portal_url, self.report_url)
         budget = digest.message_budget(self.max_messages)
 
@@ -72,12 +73,12 @@ class TeamsNotifier(WebhookChannel):
             return len(encode(_message(digest, page, budget))) <= MAX_PAYLOAD_BYTES
 
         pages = paginate(digest.entries, fits, budget)
-        payloads = [_message(digest, page, len(pages)) for page in pages]
-        for payload in payloads:
+        messages = [Message(_message(digest, page, len(pages)), page.names) for page in pages]
+        for payload in (message.payload for message in messages):
             size = len(encode(payload))
             if size > MAX_PAYLOAD_BYTES:  # the page count only shrinks, so this cannot happen
                 raise ValueError(f"Teams card of {size} bytes is over the {MAX_PAYLOAD_BYTES}-byte limit")
-        return payloads
+        return messages
 
     def render_notice(self, title: str, text: str) -> Payload:
         body = [
