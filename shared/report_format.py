@@ -186,7 +186,7 @@ class _Layout:
     def header(self) -> str:
         cells = ["STATUS".ljust(_STATUS_WIDTH), _pad("SUBSCRIPTION", self.name_width), "ID".ljust(_ID_WIDTH)]
         if self.group_width:
-            cells.append("MANAGEMENT GROUP")
+            cells.append("MANAGEMENT GROUP" if self.group_width >= len("MANAGEMENT GROUP") else "GROUP")
         return _GAP.join(cells).rstrip()
 
     def lines(self, row: _Row) -> list[str]:
