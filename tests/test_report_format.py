@@ -6,8 +6,8 @@ import io
 import pytest
 
 from shared.models import Finding, Report, Status, Subscription, SubscriptionResult
-from shared.report_format import to_csv, to_table
 from shared.report_format import _cells as cells
+from shared.report_format import to_csv, to_table
 
 LONG_PATH = ("Tenant Root Group", "Contoso Holdings International", "Landing Zones (production)", "Corp Finance EMEA")
 LONG_MESSAGE = (
@@ -94,11 +94,11 @@ def test_no_escape_or_bidi_character_from_the_tenant_reaches_the_table_or_the_cs
 
 
 def test_the_csv_has_a_row_per_subscription_problems_first_and_no_formulas():
-    formula = SubscriptionResult(sub(8, "=HYPERLINK(\"http://x\")"), Status.FAIL, (finding(),))
+    formula = SubscriptionResult(sub(8, '=HYPERLINK("http://x")'), Status.FAIL, (finding(),))
 
     rows = list(csv.DictReader(io.StringIO(to_csv(sample_report(formula)))))
 
     assert [row["status"] for row in rows] == ["fail", "fail", "fail", "error", "skipped", "pass"]
     assert len(rows) == 6
-    assert {row["displayName"] for row in rows} >= {"'=HYPERLINK(\"http://x\")"}
+    assert {row["displayName"] for row in rows} >= {'\'=HYPERLINK("http://x")'}
     assert rows[0]["managementGroupPath"] == " / ".join(LONG_PATH)
