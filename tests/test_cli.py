@@ -218,3 +218,12 @@ def test_a_setting_name_one_edit_away_is_named_on_stderr(tenant_with, capsys, mo
         "warning: MANAGEMENT_GROUP_ID is not a setting and is ignored; did you mean MANAGEMENT_GROUP_IDS?"
         in capsys.readouterr().err
     )
+
+
+def test_the_wrong_group_error_is_one_line_with_single_full_stops(tenant_with, capsys):
+    tenant_with(good_contact())
+
+    assert main(["check", "--management-group", "no-such-group"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert ".." not in line
+    assert line.endswith("Check the id and that the identity has Security Reader (or another reader role) on it.")
