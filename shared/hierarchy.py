@@ -218,7 +218,8 @@ async def _read_tree(reader: ArmReader, group_id: str) -> Any:
     try:
         tree = await reader.get_json(url)
     except ArmCallError as error:
-        raise RunFailed(f"could not read management group {group_id!r}: {_sentence(str(error))} {_SCOPE_ADVICE}") from error
+        reason = _sentence(str(error))
+        raise RunFailed(f"could not read management group {group_id!r}: {reason} {_SCOPE_ADVICE}") from error
     if not isinstance(tree, dict):
         raise RunFailed(f"management group {group_id!r} came back in an unexpected shape (not an object)")
     return tree
