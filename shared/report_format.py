@@ -249,4 +249,7 @@ def _fit_left(text: str, width: int) -> str:
         if _cells(ch + kept) > width - 1:
             break
         kept = ch + kept
+    # Cut at a group boundary where there is one: "… / Corp" rather than "…es / Corp".
+    if " / " in kept:
+        kept = " / " + kept.split(" / ", 1)[1]
     return "…" + kept
