@@ -36,8 +36,12 @@ def to_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2)
 
 
-def to_table(report: Report, width: int = DEFAULT_WIDTH, show_all: bool = False) -> str:
-    """The report as lines no wider than `width` (at least MIN_WIDTH) display cells."""
+def to_table(report: Report, width: int = DEFAULT_WIDTH, show_all: bool = True) -> str:
+    """The report as lines no wider than `width` (at least MIN_WIDTH) display cells.
+
+    Without `show_all` (the terminal's default) passing and skipped subscriptions are a count line;
+    the HTTP check's plain-text answer, which has no --all to ask with, lists them all.
+    """
     width = max(width, MIN_WIDTH)
     rows = [_Row.of(result) for result in _ordered(report.results)]
     listed = [row for row in rows if show_all or row.status not in _FOLDED]
