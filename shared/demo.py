@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -42,6 +43,7 @@ async def _check(settings: Settings, output: Output) -> Report | None:
 def run_demo(args: argparse.Namespace) -> int:
     try:
         from emulator import SAMPLE_SCENARIO, EmulatorServer, Tenant
+        from emulator.card_image import card_png
         from emulator.webhooks import WebhookReceivers
     except ImportError as error:
         print(
@@ -66,10 +68,19 @@ def run_demo(args: argparse.Namespace) -> int:
         if report is not None:
             written = show_chat_alerts(report, settings.notify, webhooks, folder)
             show_fix_preview(settings, EMULATOR_CREDENTIAL_OPTIONS)
+            teams = next((path for path in written if path.name.startswith("teams-")), None)
+            not_rendered = "no Teams message" if teams is None else None
+            if teams is not None:
+                png = teams.with_suffix(".png")
+                not_rendered = card_png(json.loads(teams.read_text(encoding="utf-8")), png)
+                if not_rendered is None:
+                    written.append(png)
             if written:
-                print("\nThe chat payloads, to read in full:", file=sys.stderr)
+                print("\nThe chat payloads, to read in full (and the Teams card as rendered):", file=sys.stderr)
                 for path in written:
                     print(f"  {path}", file=sys.stderr)
+            if not_rendered:
+                print(f"  (no card image: {not_rendered})", file=sys.stderr)
     if report is None:
         return 2
     print(f"\n`check` would exit with {exit_code(report)} for this tenant.", file=sys.stderr)

@@ -2,12 +2,14 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from emulator.card_image import BUNDLE as CARD_BUNDLE
 from emulator.webhooks import Reply, WebhookReceivers
 from shared.cli import main
 from shared.notify.preview import slack_text, teams_text
@@ -197,6 +199,10 @@ def test_the_demo_previews_one_message_and_writes_both_payloads_to_files_it_name
     assert f"  {teams}\n  {slack}\n" in finished.stderr
     assert json.loads(teams.read_text())["attachments"][0]["content"]["type"] == "AdaptiveCard"
     assert "corp-hr" in slack.read_text()
+    if shutil.which("chromium") and CARD_BUNDLE.exists():
+        png = tmp_path / "teams-message-1.png"
+        assert f"  {png}\n" in finished.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Each rule's fix text is printed once (the table's "How to fix"), not once per message and channel.
     assert (finished.stdout + finished.stderr).count("tick 'All users with the following roles'") == 1
     assert len((finished.stdout + finished.stderr).splitlines()) < 110
