@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG, extra: Sequence
 
 
 def run_check_command(args: argparse.Namespace) -> int:
-    output = Output(args.format, args.output, args.all, args.verbose)
+    output = Output(args.format, None if str(args.output) == "-" else args.output, args.all, args.verbose)
     failures: list[str] = []
     try:
         if output.path is not None and not output.path.parent.is_dir():
@@ -237,7 +237,9 @@ def build_parser(prog: str = PROG) -> tuple[argparse.ArgumentParser, argparse._S
 def add_report_arguments(command: argparse.ArgumentParser) -> None:
     """The report options `check` and the demo share."""
     command.add_argument("--format", choices=REPORT_FORMATS, default="table", help="report format (default table)")
-    command.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE instead of stdout")
+    command.add_argument(
+        "--output", type=Path, metavar="FILE", help="write the report to FILE instead of stdout ('-' is stdout)"
+    )
     command.add_argument(
         "--all", action="store_true", help="list passing and skipped subscriptions in the table too (default: a count)"
     )

@@ -122,3 +122,16 @@ def test_the_settings_reference_documents_exactly_the_settings_the_code_reads():
 
     documented = re.findall(r"^\| `([A-Z_]+)` \|", reference, flags=re.MULTILINE)
     assert sorted(documented) == sorted(set(APP_SETTINGS))
+
+
+def test_the_table_fits_80_columns_even_with_long_values_and_problems(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("ALLOWED_EMAIL_DOMAINS", " ".join(f"division-{n}.contoso.com" for n in range(12)))
+    monkeypatch.setenv("INCLUDE_SUBSCRIPTION_IDS", "not-a-guid-" * 5)
+
+    assert main(["settings"]) == 2
+
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any(line.startswith("  problem: INCLUDE_SUBSCRIPTION_IDS has values") for line in lines)
+    assert lines[-1] == f"{len(set(APP_SETTINGS))} settings, 1 problem, 0 warnings."
