@@ -75,8 +75,12 @@ class Output:
             return
         # Written whole next to the target, then moved, so a failed write never leaves half a report.
         partial = self.path.with_name(f".{self.path.name}.partial")
-        partial.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", newline="")
-        partial.replace(self.path)
+        try:
+            partial.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", newline="")
+            partial.replace(self.path)
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise MonitorError(f"could not write the report to {self.path}: {error.strerror or error}") from error
         summary = report.summary
         print(
             f"report written to {self.path} ({summary['total']} subscriptions: {summary['fail']} fail, "
@@ -125,9 +129,6 @@ def run_check_command(args: argparse.Namespace) -> int:
         report = asyncio.run(check_and_print(settings, output, on_failure=failures.append))
     except MonitorError as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_RUN_FAILED
-    except OSError as error:  # --output could not be written: the report is not where the caller will look
-        print(f"error: could not write {args.output}: {error.strerror or error}", file=sys.stderr)
         return EXIT_RUN_FAILED
     except Exception as error:  # the exit-code contract holds for surprises too: a line, not a traceback
         logging.getLogger(__name__).debug("run failed", exc_info=True)

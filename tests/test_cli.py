@@ -227,3 +227,12 @@ def test_the_wrong_group_error_is_one_line_with_single_full_stops(tenant_with, c
     line = one_line_error(capsys.readouterr().err)
     assert ".." not in line
     assert line.endswith("Check the id and that the identity has Security Reader (or another reader role) on it.")
+
+
+def test_a_report_that_cannot_be_written_exits_2_and_leaves_no_partial_file(tenant_with, capsys, tmp_path):
+    tenant_with(good_contact())
+    (tmp_path / "report.html").mkdir()  # a folder where the file should go: the final move fails
+
+    assert main(["check", "--format", "html", "--output", str(tmp_path / "report.html")]) == 2
+    assert "could not write the report to" in one_line_error(capsys.readouterr().err)
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]
