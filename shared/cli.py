@@ -25,7 +25,7 @@ from .arm_errors import clean_message
 from .azure_clients import build_credential
 from .checker import exit_code, exit_reason, run_check
 from .config import Settings, load_settings
-from .errors import MonitorError
+from .errors import MonitorError, NotInScope
 from .models import Report
 from .notify.command import add_check_arguments, notify_after_check, run_notify_test, wants_notification
 from .progress import Progress, shown
@@ -156,6 +156,8 @@ async def check_and_print(
     try:
         async with shown(Progress(), sys.stderr, output.verbose) as progress:
             report = await run_check(settings, credential, progress.update)
+    except NotInScope:
+        raise  # the caller's mistake, not a failed run: said on stderr (exit 2), never posted with --notify
     except MonitorError as error:
         print(f"error: {error}", file=sys.stderr)
         if on_failure is not None:

@@ -8,6 +8,7 @@ can produce a 500 or a stack trace.
 Status codes:
   200  the check ran; the verdict is in the report (`summary`, `exitCode`), not in the status
   400  a bad request parameter, body or content type, or a scope the settings rule out (ScopeOverrideError)
+  404  a requested subscription is not in the scope the run can see (NotInScope): `notFound` lists them
   405  a method other than GET or POST
   502  the run failed (scope unreadable, no subscriptions, authentication, ...): RunFailed's reason
   503  the app's own settings are invalid (ConfigError): every problem listed, fixed by the operator
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .checker import exit_code
 from .config import ScopeOverrideError, Settings, is_management_group_id, is_subscription_id
-from .errors import ConfigError, MonitorError, RunFailed
+from .errors import ConfigError, MonitorError, NotInScope, RunFailed
 from .models import Report
 from .render_html import CONTENT_SECURITY_POLICY, report_to_html
 from .report_format import to_table
@@ -160,6 +161,10 @@ async def handle_check(
         outcome = await run(request)
         report = outcome.report
         return _answer(report, request.output_format)
+    except NotInScope as error:
+        # Subscriptions the caller named that the run cannot find: nothing was checked, posted or stored.
+        log.info("check request rejected: %s", error)
+        return _error(404, str(error), extra={"notFound": list(error.subscription_ids)})
     except ScopeOverrideError as error:
         # Well-formed ids that the app settings rule out, e.g. a subscription in EXCLUDE_SUBSCRIPTION_IDS.
         log.info("check request rejected: %s", error)
@@ -199,11 +204,16 @@ def _answer(report: Report, output_format: str) -> HttpAnswer:
 
 
 def _error(
-    status: int, message: str, headers: Mapping[str, str] | None = None, problems: list[str] | None = None
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    problems: list[str] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> HttpAnswer:
     document: dict[str, object] = {"error": message}
     if problems:
         document["problems"] = problems
+    document.update(extra or {})
     return HttpAnswer(status, json.dumps(document) + "\n", "application/json", {**_COMMON_HEADERS, **(headers or {})})
 
 

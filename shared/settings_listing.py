@@ -23,6 +23,11 @@ from .setting_names import near_misses
 # A setting whose name says it holds a secret is never shown; a new secret setting is covered by its name.
 _SECRET_NAME = re.compile(r"WEBHOOK|CONNECTION_STRING|KEY|SECRET|TOKEN|PASSWORD|SAS\b")
 SHOWN_VALUE_LIMIT = 120
+# A connection string, SAS or key pasted into a setting that is not meant to hold one is not shown either.
+_SECRET_VALUE = re.compile(
+    r"accountkey|sharedaccesskey|sharedaccesssignature|(^|[?&;])(sig|se|sv|code|key|token|password)=",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -105,12 +110,15 @@ def _names(problem: str, name: str) -> bool:
 
 
 def _shown(value: str) -> str:
-    """A value as it may be shown: one line, a URL without its path or query (where tokens live), not too long."""
+    """A value as it may be shown: one line, nothing secret-looking, a URL without its path or query
+    (where keys and signatures live), not too long."""
     value = one_line(value)
+    if _SECRET_VALUE.search(value):
+        return "(not shown: it looks like it holds a key or signature)"
     if "://" in value:
         try:
             parts = urlsplit(value)
-            if parts.path.strip("/") or parts.query or parts.username:
+            if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
                 value = f"{parts.scheme}://{parts.hostname}/… (path not shown)"
         except ValueError:
             value = "(not a valid URL; not shown)"

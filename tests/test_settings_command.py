@@ -135,3 +135,16 @@ def test_the_table_fits_80_columns_even_with_long_values_and_problems(monkeypatc
     assert max(len(line) for line in lines) <= 80
     assert any(line.startswith("  problem: INCLUDE_SUBSCRIPTION_IDS has values") for line in lines)
     assert lines[-1] == f"{len(set(APP_SETTINGS))} settings, 1 problem, 0 warnings."
+
+
+def test_a_connection_string_or_sas_pasted_into_a_plain_setting_is_not_shown(monkeypatch, capsys):
+    monkeypatch.setenv("ARM_ENDPOINT", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=SECRETKEY")
+    monkeypatch.setenv("STATE_TABLE_ENDPOINT", "https://x.table.core.windows.net/?sv=2024&sig=SECRETSIG")
+    monkeypatch.setenv("NOTIFY_ALLOWED_HOSTS", "proxy.contoso.com;key=SECRETVALUE")
+
+    main(["settings"])
+    main(["settings", "--format", "json"])
+
+    out = capsys.readouterr().out
+    assert "SECRET" not in out
+    assert "not shown" in out
