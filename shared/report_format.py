@@ -118,8 +118,13 @@ def _summary_line(report: Report) -> str:
     summary = report.summary
     return (
         f"{summary['total']} subscriptions: {summary['pass']} pass, {summary['fail']} fail, "
-        f"{summary['error']} error, {summary['skipped']} skipped (scope: {', '.join(report.scope)})"
+        f"{summary['error']} error, {summary['skipped']} skipped (scope: {_scope(report)})"
     )
+
+
+def _scope(report: Report) -> str:
+    """The scope groups by display name ("Tenant Root Group"), the id where the name is unknown."""
+    return ", ".join(one_line(report.scope_name(index)) for index in range(len(report.scope))) or "none"
 
 
 def _details(result: SubscriptionResult, separator: str) -> str:

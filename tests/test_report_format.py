@@ -102,3 +102,11 @@ def test_the_csv_has_a_row_per_subscription_problems_first_and_no_formulas():
     assert len(rows) == 6
     assert {row["displayName"] for row in rows} >= {'\'=HYPERLINK("http://x")'}
     assert rows[0]["managementGroupPath"] == " / ".join(LONG_PATH)
+
+
+def test_the_summary_names_the_scope_by_its_display_name():
+    report = Report(
+        ("7f3c1a52-9d4e-4b8a-8f21-3c5d6e7a8b90",), (), "2026-11-30T07:00:00+00:00", scope_names=("Tenant Root Group",)
+    )
+
+    assert "(scope: Tenant Root Group)" in to_table(report, 100)
