@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -31,7 +32,13 @@ SUBSCRIPTION_BUDGET_SECONDS = 120.0
 NOT_CHECKED_BEFORE_DEADLINE = "not checked before the deadline"
 
 
-async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Report:
+# Told (subscriptions done, subscriptions planned) as the run goes; the terminal shows it.
+ProgressCallback = Callable[[int, int], None]
+
+
+async def run_check(
+    settings: Settings, credential: AsyncTokenCredential, progress: ProgressCallback | None = None
+) -> Report:
     """Raises RunFailed when no trustworthy report can be produced."""
     started = time.monotonic()
     deadline = asyncio.get_running_loop().time() + settings.run_timeout_seconds
@@ -60,7 +67,7 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
             ", ".join(discovery.scope),
             len(results),
         )
-        results.extend(await check_all(planned, reader, settings, deadline))
+        results.extend(await check_all(planned, reader, settings, deadline, progress))
         arm_requests = clients.requests.count
     ordered = sorted(results, key=lambda r: (r.subscription.display_name.lower(), r.subscription.subscription_id))
     return Report(
@@ -74,12 +81,26 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
 
 
 async def check_all(
-    subscriptions: list[Subscription], reader: ContactReader, settings: Settings, deadline: float
+    subscriptions: list[Subscription],
+    reader: ContactReader,
+    settings: Settings,
+    deadline: float,
+    progress: ProgressCallback | None = None,
 ) -> list[SubscriptionResult]:
     # The connection pool is sized to the concurrency too; the semaphore keeps
     # requests from queueing inside aiohttp where timeouts would already be running.
     limit = asyncio.Semaphore(settings.concurrency)
     budget = min(SUBSCRIPTION_BUDGET_SECONDS, float(settings.run_timeout_seconds))
+    done = 0
+
+    def finished() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(subscriptions))
+
+    if progress is not None:
+        progress(0, len(subscriptions))
 
     async def bounded(subscription: Subscription) -> SubscriptionResult:
         run_timeout = asyncio.timeout_at(deadline)
@@ -93,7 +114,12 @@ async def check_all(
                 why = f"no answer within the {budget:g} s allowed per subscription"
             return SubscriptionResult(subscription, Status.ERROR, reason=f"{NOT_CHECKED_BEFORE_DEADLINE}: {why}")
 
-    return list(await asyncio.gather(*(bounded(subscription) for subscription in subscriptions)))
+    async def counted(subscription: Subscription) -> SubscriptionResult:
+        result = await bounded(subscription)
+        finished()
+        return result
+
+    return list(await asyncio.gather(*(counted(subscription) for subscription in subscriptions)))
 
 
 def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], list[SubscriptionResult]]:

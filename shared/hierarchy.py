@@ -232,7 +232,8 @@ async def _read_tree(reader: ArmReader, group_id: str) -> Any:
     try:
         tree = await reader.get_json(url)
     except ArmCallError as error:
-        raise RunFailed(f"could not read management group {group_id!r}: {error}. {_SCOPE_ADVICE}") from error
+        reason = _sentence(str(error))
+        raise RunFailed(f"could not read management group {group_id!r}: {reason} {_SCOPE_ADVICE}") from error
     if not isinstance(tree, dict):
         raise RunFailed(f"management group {group_id!r} came back in an unexpected shape (not an object)")
     return tree
@@ -247,3 +248,9 @@ def _tenant_of(group: Any) -> str:
 def _state(listed: dict[str, _ListedSubscription], key: str) -> str:
     entry = listed.get(key)
     return entry.state if entry else "Unknown"
+
+
+def _sentence(text: str) -> str:
+    """`text` ending in one full stop, however ARM's message ended (it often has its own)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."

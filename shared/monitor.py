@@ -33,6 +33,7 @@ from .errors import ConfigError, MonitorError, NotInScope
 from .models import AlertKind, Report
 from .notify import DeliveryResult, deliver_batch, deliver_run_failure, delivered_to_all
 from .notify.settings import NotifySettings, load_notify_settings
+from .setting_names import near_misses
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ async def run_monitor(
     """Raises what made the run fail (ConfigError, RunFailed, StateUnavailable, ...) after announcing it."""
     started = time.monotonic()
     summary: dict[str, object] = {"event": SUMMARY_EVENT, "trigger": trigger, "notify": notify}
+    # A misspelt setting name is ignored silently by the loader; the summary and the log name it.
+    warnings = near_misses(environ)
+    if warnings:
+        summary["settingWarnings"] = warnings
+        for warning in warnings:
+            log.warning("setting: %s", warning)
     try:
         settings = load_settings(environ)
     except ConfigError as error:

@@ -1,59 +1,264 @@
-"""Rendering a report for people (a table) and for machines (JSON)."""
+"""Rendering a report for people (a table that fits the terminal) and for machines (JSON, CSV).
+
+The table puts what needs attention first (fail, then error), one line per subscription with its
+details on indented lines beneath, and folds passing and skipped subscriptions into a count line
+unless asked for all. Every name and message from the tenant passes through `one_line`, so no
+control, escape or bidi character reaches a terminal or a spreadsheet.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import textwrap
+import unicodedata
+from dataclasses import dataclass
 
+from .display_text import one_line
 from .models import Report, Status, SubscriptionResult
 
-_ORDER = {Status.ERROR: 0, Status.FAIL: 1, Status.SKIPPED: 2, Status.PASS: 3}
+# The reader came for the problems: failures first, then what could not be checked.
+_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.SKIPPED: 2, Status.PASS: 3}
+_FOLDED = (Status.PASS, Status.SKIPPED)
+DEFAULT_WIDTH = 100
+# Below this the columns cannot be kept apart; wider lines are better than an unreadable table.
+MIN_WIDTH = 60
+_GAP = "  "
+_STATUS_WIDTH = len("SKIPPED")
+_ID_WIDTH = 36
+_MIN_NAME = 12
+_MIN_GROUP = 10
+_INDENT = " " * (_STATUS_WIDTH + len(_GAP))
 
 
 def to_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2)
 
 
-def to_table(report: Report) -> str:
-    # Problems first: the reader came for them.
-    rows = sorted(report.results, key=lambda r: _ORDER[r.status])
-    headers = ("STATUS", "SUBSCRIPTION", "ID", "MANAGEMENT GROUPS", "DETAILS")
-    table = [headers, *(_row(result) for result in rows)]
-    widths = [max(len(row[column]) for row in table) for column in range(len(headers) - 1)]
-    lines = []
-    for row in table:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    summary = report.summary
+def to_table(report: Report, width: int = DEFAULT_WIDTH, show_all: bool = True) -> str:
+    """The report as lines no wider than `width` (at least MIN_WIDTH) display cells.
+
+    Without `show_all` (the terminal's default) passing and skipped subscriptions are a count line;
+    the HTTP check's plain-text answer, which has no --all to ask with, lists them all.
+    """
+    width = max(width, MIN_WIDTH)
+    rows = [_Row.of(result) for result in _ordered(report.results)]
+    listed = [row for row in rows if show_all or row.status not in _FOLDED]
+    layout = _Layout.fit(listed, width)
+    lines = [layout.header()]
+    for row in listed:
+        lines.extend(layout.lines(row))
+    if not listed:
+        lines.append(_INDENT + "nothing needs attention")
     lines.append("")
-    lines.append(
-        f"{summary['total']} subscriptions: {summary['pass']} pass, {summary['fail']} fail, "
-        f"{summary['error']} error, {summary['skipped']} skipped "
-        f"(scope: {', '.join(report.scope)})"
-    )
-    fixes = _fixes(rows)
+    lines.extend(_wrap(_summary_line(report), width))
+    folded = [status for status in _FOLDED if not show_all and report.count(status)]
+    if folded:
+        counts = " and ".join(f"{report.count(status)} {status.value}" for status in folded)
+        lines.extend(_wrap(f"Not listed: {counts} (--all lists them).", width))
+    fixes = _fixes(report.results)
     if fixes:
         lines.append("")
         lines.append("How to fix:")
-        lines.extend(f"  {rule}: {fix}" for rule, fix in fixes.items())
+        for rule, fix in fixes.items():
+            lines.extend(_wrap(f"{rule}: {one_line(fix)}", width, "  ", "    "))
     return "\n".join(lines)
 
 
-def _row(result: SubscriptionResult) -> tuple[str, str, str, str, str]:
-    sub = result.subscription
-    details = " | ".join(f"[{f.rule}] {f.message}" for f in result.findings) if result.findings else result.reason or ""
-    return (
-        result.status.value.upper(),
-        sub.display_name or "?",
-        sub.subscription_id,
-        " / ".join(sub.management_group_path),
-        details,
+CSV_COLUMNS = (
+    "status",
+    "subscriptionId",
+    "displayName",
+    "managementGroupPath",
+    "state",
+    "tenantId",
+    "rules",
+    "details",
+    "contactsApiVersion",
+)
+
+
+def to_csv(report: Report) -> str:
+    """One row per subscription, problems first; cells that a spreadsheet would run as a formula are quoted."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for result in _ordered(report.results):
+        sub = result.subscription
+        writer.writerow(
+            [
+                result.status.value,
+                sub.subscription_id,
+                _cell(sub.display_name),
+                _cell(" / ".join(one_line(group) for group in sub.management_group_path)),
+                _cell(sub.state),
+                sub.tenant_id,
+                " ".join(finding.rule for finding in result.findings),
+                _cell(_details(result, " | ")),
+                result.api_version or "",
+            ]
+        )
+    return out.getvalue()
+
+
+def _ordered(results: tuple[SubscriptionResult, ...]) -> list[SubscriptionResult]:
+    return sorted(
+        results,
+        key=lambda r: (
+            _ORDER[r.status],
+            [group.lower() for group in r.subscription.management_group_path],
+            r.subscription.display_name.lower(),
+            r.subscription.subscription_id,
+        ),
     )
 
 
-def _fixes(results: list[SubscriptionResult]) -> dict[str, str]:
-    # Most fixes are the same for every subscription; print each rule's once.
+def _summary_line(report: Report) -> str:
+    summary = report.summary
+    return (
+        f"{summary['total']} subscriptions: {summary['pass']} pass, {summary['fail']} fail, "
+        f"{summary['error']} error, {summary['skipped']} skipped (scope: {_scope(report)})"
+    )
+
+
+def _scope(report: Report) -> str:
+    """The scope groups by display name ("Tenant Root Group"), the id where the name is unknown."""
+    return ", ".join(one_line(report.scope_name(index)) for index in range(len(report.scope))) or "none"
+
+
+def _details(result: SubscriptionResult, separator: str) -> str:
+    if result.findings:
+        return separator.join(f"{finding.rule}: {one_line(finding.message)}" for finding in result.findings)
+    return one_line(result.reason or "")
+
+
+def _cell(text: str) -> str:
+    # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
+    text = one_line(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _fixes(results: tuple[SubscriptionResult, ...]) -> dict[str, str]:
+    # Most fixes are the same for every subscription; print each rule's once, in rule order.
     fixes: dict[str, str] = {}
     for result in results:
         for finding in result.findings:
             fixes.setdefault(finding.rule, finding.fix)
-    return fixes
+    return dict(sorted(fixes.items()))
+
+
+@dataclass(frozen=True)
+class _Row:
+    status: Status
+    name: str
+    subscription_id: str
+    group_path: str
+    details: tuple[str, ...]
+
+    @classmethod
+    def of(cls, result: SubscriptionResult) -> _Row:
+        sub = result.subscription
+        if result.findings:
+            details = tuple(f"{finding.rule}: {one_line(finding.message)}" for finding in result.findings)
+        else:
+            details = (one_line(result.reason),) if result.reason else ()
+        return cls(
+            status=result.status,
+            name=one_line(sub.display_name) or "?",
+            subscription_id=one_line(sub.subscription_id),
+            group_path=" / ".join(one_line(group) for group in sub.management_group_path),
+            details=details,
+        )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    width: int
+    name_width: int
+    # 0: no group column (too narrow); the path goes on a detail line instead.
+    group_width: int
+
+    @classmethod
+    def fit(cls, rows: list[_Row], width: int) -> _Layout:
+        fixed = _STATUS_WIDTH + len(_GAP) + _ID_WIDTH + len(_GAP)
+        natural_name = max([_cells(row.name) for row in rows] + [len("SUBSCRIPTION")])
+        natural_group = max([_cells(row.group_path) for row in rows] + [len("MANAGEMENT GROUP")])
+        room = width - fixed
+        # The name is what people recognise; the group column takes what is left, or goes.
+        name_width = min(natural_name, max(_MIN_NAME, room - len(_GAP) - _MIN_GROUP))
+        group_width = min(natural_group, room - name_width - len(_GAP))
+        if group_width < _MIN_GROUP:
+            return cls(width, min(natural_name, room), 0)
+        return cls(width, name_width, group_width)
+
+    def header(self) -> str:
+        cells = ["STATUS".ljust(_STATUS_WIDTH), _pad("SUBSCRIPTION", self.name_width), "ID".ljust(_ID_WIDTH)]
+        if self.group_width:
+            cells.append("MANAGEMENT GROUP" if self.group_width >= len("MANAGEMENT GROUP") else "GROUP")
+        return _GAP.join(cells).rstrip()
+
+    def lines(self, row: _Row) -> list[str]:
+        name = _fit_right(row.name, self.name_width)
+        cells = [row.status.value.upper().ljust(_STATUS_WIDTH), _pad(name, self.name_width)]
+        if self.group_width:
+            cells += [_pad(row.subscription_id, _ID_WIDTH), _fit_left(row.group_path, self.group_width)]
+        else:
+            cells.append(row.subscription_id)
+        lines = [_GAP.join(cells).rstrip()]
+        extra: list[str] = []
+        if name != row.name:
+            extra.append(f"name: {row.name}")
+        if row.group_path and not self.group_width and row.status not in _FOLDED:
+            extra.append(f"in: {row.group_path}")
+        for detail in (*extra, *row.details):
+            lines.extend(_wrap(detail, self.width, _INDENT, _INDENT + "  "))
+        return lines
+
+
+def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    # textwrap counts characters; wide (East Asian, emoji) text is rare in names, so cut it by cells after.
+    wrapped = textwrap.wrap(
+        text, width=width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+    ) or [first.rstrip()]
+    return [line if _cells(line) <= width else _fit_right(line, width) for line in wrapped]
+
+
+def _cells(text: str) -> int:
+    """How many terminal columns `text` takes: wide characters two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text
+    )
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _cells(text))
+
+
+def _fit_right(text: str, width: int) -> str:
+    """`text` cut at the end to `width` cells, with an ellipsis when cut."""
+    if _cells(text) <= width:
+        return text
+    kept = ""
+    for ch in text:
+        if _cells(kept + ch) > width - 1:
+            break
+        kept += ch
+    return kept + "…"
+
+
+def _fit_left(text: str, width: int) -> str:
+    """`text` cut at the start (a group path keeps its most specific end), with an ellipsis when cut."""
+    if _cells(text) <= width:
+        return text
+    kept = ""
+    for ch in reversed(text):
+        if _cells(ch + kept) > width - 1:
+            break
+        kept = ch + kept
+    # Cut at a group boundary where there is one: "… / Corp" rather than "…es / Corp".
+    if " / " in kept:
+        kept = " / " + kept.split(" / ", 1)[1]
+    return "…" + kept

@@ -157,3 +157,82 @@ def test_a_subscription_option_that_is_also_excluded_exits_2(tenant_with, capsys
 
     assert main(["check", "--subscription", subscription_id(0)]) == 2
     assert "--subscription and EXCLUDE_SUBSCRIPTION_IDS both name" in capsys.readouterr().err
+
+
+def test_at_80_and_100_columns_no_line_of_the_check_is_wider(emulator, use_tenant, capsys, monkeypatch):
+    builder = TenantBuilder()
+    for number in range(6):
+        builder.subscription(number, "corp", None if number % 2 else good_contact())
+    use_tenant(builder)
+
+    for columns in (80, 100):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        assert main(["check", "--all"]) == 1
+        lines = capsys.readouterr().out.splitlines()
+        assert max(len(line) for line in lines) <= columns
+        statuses = [line.split()[0] for line in lines[1:] if line.startswith(("FAIL", "PASS"))]
+        assert statuses == ["FAIL"] * 3 + ["PASS"] * 3
+
+
+def test_an_escape_sequence_in_a_subscription_name_never_reaches_the_terminal(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    hostile = builder.subscription(0, "corp", None)
+    builder.tenant.subscriptions[hostile].display_name = "prod\x1b[2J\x1b]8;;http://evil\x07\u202eeman"
+    use_tenant(builder)
+
+    main(["check"])
+
+    out = capsys.readouterr().out
+    assert "prod [2J ]8;;http://evil eman" in out
+    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+
+
+@pytest.mark.parametrize(("output_format", "marker"), [("html", "<!DOCTYPE html>"), ("csv", "status,subscriptionId")])
+def test_the_report_can_be_written_to_a_file(tenant_with, capsys, tmp_path, output_format, marker):
+    tenant_with(good_contact(), None)
+    target = tmp_path / f"report.{output_format}"
+
+    assert main(["check", "--format", output_format, "--output", str(target)]) == 1
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert target.read_text(encoding="utf-8").startswith(marker)
+    assert f"report written to {target} (2 subscriptions: 1 fail, 0 error)" in captured.err
+    assert [path.name for path in tmp_path.iterdir()] == [target.name]
+
+
+def test_an_output_folder_that_does_not_exist_exits_2_before_the_run(emulator, tenant_with, capsys, tmp_path):
+    tenant_with(good_contact())
+
+    assert main(["check", "--output", str(tmp_path / "missing" / "report.html")]) == 2
+    assert "does not exist" in one_line_error(capsys.readouterr().err)
+    assert emulator.stats.snapshot()["armCalls"] == 0
+
+
+def test_a_setting_name_one_edit_away_is_named_on_stderr(tenant_with, capsys, monkeypatch):
+    tenant_with(good_contact())
+    monkeypatch.setenv("MANAGEMENT_GROUP_ID", "corp")
+
+    assert main(["check"]) == 0
+    assert (
+        "warning: MANAGEMENT_GROUP_ID is not a setting and is ignored; did you mean MANAGEMENT_GROUP_IDS?"
+        in capsys.readouterr().err
+    )
+
+
+def test_the_wrong_group_error_is_one_line_with_single_full_stops(tenant_with, capsys):
+    tenant_with(good_contact())
+
+    assert main(["check", "--management-group", "no-such-group"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert ".." not in line
+    assert line.endswith("Check the id and that the identity has Security Reader (or another reader role) on it.")
+
+
+def test_a_report_that_cannot_be_written_exits_2_and_leaves_no_partial_file(tenant_with, capsys, tmp_path):
+    tenant_with(good_contact())
+    (tmp_path / "report.html").mkdir()  # a folder where the file should go: the final move fails
+
+    assert main(["check", "--format", "html", "--output", str(tmp_path / "report.html")]) == 2
+    assert "could not write the report to" in one_line_error(capsys.readouterr().err)
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]

@@ -398,6 +398,17 @@ def test_without_state_every_failure_is_posted_on_every_run(app_settings, use_te
     assert "alert state is off" in caplog.text
 
 
+def test_a_misspelt_setting_name_is_warned_about_in_the_run_summary(app_settings, use_tenant, summaries, monkeypatch):
+    use_tenant(four_subscriptions())
+    monkeypatch.setenv("MANAGEMENT_GROUP_ID", "corp")
+
+    run_timer()
+
+    assert summaries()[0]["settingWarnings"] == [
+        "MANAGEMENT_GROUP_ID is not a setting and is ignored; did you mean MANAGEMENT_GROUP_IDS?"
+    ]
+
+
 def test_a_past_due_timer_run_is_marked_in_the_summary(app_settings, use_tenant, summaries):
     use_tenant(four_subscriptions())
 

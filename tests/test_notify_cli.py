@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.card_image import BUNDLE as CARD_BUNDLE
 from emulator.webhooks import Reply, WebhookReceivers
 from shared.cli import main
 from shared.notify.preview import slack_text, teams_text
@@ -91,17 +93,31 @@ def test_an_undelivered_alert_exits_2_naming_the_channel_and_its_answer_but_not_
     assert webhooks.secret not in err
 
 
-def test_dry_run_prints_the_payloads_and_posts_nothing(use_tenant, webhooks, capsys):
+def test_a_json_dry_run_writes_one_document_to_stdout_and_the_payloads_to_stderr(use_tenant, webhooks, capsys):
     use_tenant(failing_tenant())
 
     code = main(["check", "--format", "json", "--notify-dry-run"])
 
-    report, payloads = json_documents(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    (report,) = json_documents(captured.out)
+    (payloads,) = json_documents(captured.err[captured.err.index("{") :])
     assert code == 1
     assert report["summary"]["fail"] == 2
     assert set(payloads) == {"teams", "slack"}
     assert payloads["teams"][0]["attachments"][0]["content"]["type"] == "AdaptiveCard"
     assert "sub-2" in json.dumps(payloads["slack"])
+    assert webhooks.received == []
+
+
+def test_a_table_dry_run_prints_the_payloads_after_the_table(use_tenant, webhooks, capsys):
+    use_tenant(failing_tenant())
+
+    main(["check", "--notify-dry-run"])
+
+    out = capsys.readouterr().out
+    table, payloads = out.split("\n{", 1)
+    assert "2 fail" in table
+    assert set(json.loads("{" + payloads)) == {"teams", "slack"}
     assert webhooks.received == []
 
 
@@ -186,13 +202,14 @@ def test_notify_test_reports_bad_settings_without_the_url(emulator, monkeypatch,
     assert "SECRETVALUE" not in err
 
 
-def test_the_demo_shows_what_teams_and_slack_receive():
+def test_the_demo_previews_one_message_and_writes_both_payloads_to_files_it_names(tmp_path):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
     for name in ("REQUESTS_CA_BUNDLE", "TEAMS_WEBHOOK_URL", "SLACK_WEBHOOK_URL", "NOTIFY_ALLOWED_HOSTS"):
         environment.pop(name, None)
+    environment["COLUMNS"] = "100"
 
-    finished = subprocess.run(
-        [sys.executable, "-m", "shared", "demo"],
+    finished = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "shared", "demo", "--files", str(tmp_path)],
         cwd=REPOSITORY,
         env=environment,
         capture_output=True,
@@ -204,6 +221,16 @@ def test_the_demo_shows_what_teams_and_slack_receive():
     assert finished.returncode == 0, finished.stderr
     assert "teams (localhost): delivered 1 message(s), HTTP 202" in finished.stderr
     assert "slack (localhost): delivered 1 message(s), HTTP 200" in finished.stderr
-    assert "── Microsoft Teams (Adaptive Card): message 1 of 1" in finished.stderr
-    assert "── Slack (Block Kit): message 1 of 1" in finished.stderr
-    assert "corp-hr" in finished.stderr.split("── Slack")[1]
+    assert finished.stderr.count("── Teams message 1 of 1") == 1
+    assert "── Slack" not in finished.stderr
+    teams, slack = tmp_path / "teams-message-1.json", tmp_path / "slack-message-1.json"
+    assert f"  {teams}\n  {slack}\n" in finished.stderr
+    assert json.loads(teams.read_text())["attachments"][0]["content"]["type"] == "AdaptiveCard"
+    assert "corp-hr" in slack.read_text()
+    if shutil.which("chromium") and CARD_BUNDLE.exists():
+        png = tmp_path / "teams-message-1.png"
+        assert f"  {png}\n" in finished.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Each rule's fix text is printed once (the table's "How to fix"), not once per message and channel.
+    assert (finished.stdout + finished.stderr).count("tick 'All users with the following roles'") == 1
+    assert len((finished.stdout + finished.stderr).splitlines()) < 110

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TextIO
 
 from ..errors import ConfigError
 from ..models import AlertBatch, Report
@@ -48,8 +49,13 @@ def notify_after_check(
     failures: Sequence[str],
     settings: NotifySettings,
     args: argparse.Namespace,
+    dry_run_out: TextIO | None = None,
 ) -> bool:
-    """Post (or print) the run's alert; False when it did not reach every configured channel."""
+    """Post (or print) the run's alert; False when it did not reach every configured channel.
+
+    A dry run prints the payloads to `dry_run_out` (stdout by default; stderr when stdout holds a report
+    document, so it stays one JSON document).
+    """
     if args.notify_always:
         settings = replace(settings, always=True)
     if args.notify_dry_run:
@@ -58,7 +64,7 @@ def notify_after_check(
             if batch.is_empty and not settings.always:
                 print("notify: nothing needs attention, nothing would be posted", file=sys.stderr)
                 return True
-            print(json.dumps(render_payloads(batch, settings), ensure_ascii=False, indent=2))
+            print(json.dumps(render_payloads(batch, settings), ensure_ascii=False, indent=2), file=dry_run_out)
         return True
     if not settings.channels:
         print(f"error: --notify: {NO_CHANNEL}", file=sys.stderr)

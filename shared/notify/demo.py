@@ -1,38 +1,59 @@
-"""The demo's chat alerts: post the run's alert to local receivers and show what each channel got."""
+"""The demo's chat alerts: post the run's alert to local receivers, preview one message, keep the payloads.
+
+One preview is enough to see the design (the Slack message says the same); every payload is written
+to a file, whose path is printed, for a closer look or to paste into a card designer.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
+import textwrap
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from ..models import Report
 from . import batch_from_report, deliver_batch
-from .preview import slack_text, teams_text
+from .preview import teams_text
 from .settings import NotifySettings
 
-PREVIEW_LINES = 40
-_TITLES = {"teams": "Microsoft Teams (Adaptive Card)", "slack": "Slack (Block Kit)"}
+PREVIEW_LINES = 12
+
+
+def _width() -> int:
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 class Receivers(Protocol):
     def messages(self, channel: str) -> list[Any]: ...
 
 
-def show_chat_alerts(report: Report, settings: NotifySettings, receivers: Receivers, out: TextIO = sys.stderr) -> bool:
-    """Deliver the alert for `report` and print a short rendering of every message received."""
+def show_chat_alerts(
+    report: Report, settings: NotifySettings, receivers: Receivers, folder: Path, out: TextIO = sys.stderr
+) -> list[Path]:
+    """Deliver the alert for `report`, print a preview of the first Teams message, write every payload to `folder`.
+
+    Returns the payload files written (Teams first); empty when nothing was delivered.
+    """
     results = deliver_batch(batch_from_report(report, settings), replace(settings, always=True))
-    print("\nChat alerts (posted to local stand-ins for the Teams and Slack webhooks):", file=out)
+    print("\nChat alert, posted to local stand-ins for the Teams and Slack webhooks:", file=out)
     for result in results:
         print(f"  {result.describe()}", file=out)
-    for channel, render in (("teams", teams_text), ("slack", slack_text)):
-        messages = receivers.messages(channel)
-        for number, message in enumerate(messages, 1):
-            size = f"{len(message.body):,} bytes"
-            print(f"\n── {_TITLES[channel]}: message {number} of {len(messages)}, {size} ──", file=out)
-            lines = render(message.payload)
-            for line in lines[:PREVIEW_LINES]:
-                print(f"  {line}", file=out)
-            if len(lines) > PREVIEW_LINES:
-                print(f"  … {len(lines) - PREVIEW_LINES} more lines", file=out)
-    return all(result.ok for result in results)
+    written: list[Path] = []
+    for channel in ("teams", "slack"):
+        for number, message in enumerate(receivers.messages(channel), 1):
+            path = folder / f"{channel}-message-{number}.json"
+            path.write_text(json.dumps(message.payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            written.append(path)
+    teams = receivers.messages("teams")
+    if teams:
+        lines = teams_text(teams[0].payload)
+        print(f"\n── Teams message 1 of {len(teams)} ({len(teams[0].body):,} bytes), as text ──", file=out)
+        for line in lines[:PREVIEW_LINES]:
+            for part in textwrap.wrap(line, _width(), initial_indent="  ", subsequent_indent="    ") or [""]:
+                print(part, file=out)
+        if len(lines) > PREVIEW_LINES:
+            print(f"  … {len(lines) - PREVIEW_LINES} more lines in the payload file", file=out)
+    return written

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
+import textwrap
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -28,13 +30,19 @@ async def _dry_run(settings: Settings, credential_options: Mapping[str, Any]) ->
 
 def show_fix_preview(settings: Settings, credential_options: Mapping[str, Any], out: TextIO = sys.stderr) -> bool:
     """Print the plan `fix --email secops@contoso.com` makes for the tenant; nothing is written."""
-    print(f"\nWhat `python -m shared fix --email {DEMO_EMAIL}` would change (a dry run, nothing is written;", file=out)
-    print("`--format json` adds the exact request, `--apply` writes it):", file=out)
+    print(f"\nWhat `fix --email {DEMO_EMAIL}` would change (a dry run: nothing is written;", file=out)
+    print("`--format json` adds the exact requests, `--apply` writes them):", file=out)
     try:
         report = asyncio.run(_dry_run(settings, credential_options))
     except MonitorError as error:
         print(f"  could not plan: {error}", file=out)
         return False
-    for line in to_text(report, intro="", show_requests=False).splitlines():
-        print(f"  {line}" if line else "", file=out)
+    width = shutil.get_terminal_size((100, 24)).columns
+    # Without the blank lines between subscriptions: the demo is read on one screen.
+    for line in filter(None, to_text(report, intro="", show_requests=False).splitlines()):
+        indent = "  " + " " * (len(line) - len(line.lstrip()))
+        print(
+            "\n".join(textwrap.wrap(line.strip(), width, initial_indent=indent, subsequent_indent=indent + "  ")),
+            file=out,
+        )
     return True
