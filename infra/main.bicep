@@ -8,8 +8,44 @@ targetScope = 'subscription'
 @description('Name of the azd environment; with the subscription and location it seeds every resource name.')
 param environmentName string
 
+// The regions Microsoft's Flex Consumption azd templates allow (Azure-Samples/functions-quickstart-python-azd-timer);
+// extend the list when Flex Consumption reaches a new region.
 @minLength(1)
-@description('Region for every resource; it must offer Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@description('Region for every resource; only regions that offer Flex Consumption.')
 @metadata({
   azd: {
     type: 'location'
@@ -44,6 +80,14 @@ param missedRunAlertHours int = 26
 
 @description('Name of the timer function in function_app.py; the alert looks for its runs.')
 param timerFunctionName string = 'scheduled_check'
+
+// Functions supports Python 3.11 until October 2027 and 3.12 until October 2028 (docs/deploy.md).
+@allowed([
+  '3.11'
+  '3.12'
+])
+@description('Python version of the Functions runtime; requirements.txt is pinned from an environment of this version.')
+param pythonVersion string = '3.11'
 
 @allowed([
   512
@@ -225,6 +269,7 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     publicNetworkAccess: publicNetworkAccess
+    pythonVersion: pythonVersion
     monitorSettings: monitorSettings
   }
 }

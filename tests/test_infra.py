@@ -44,14 +44,69 @@ ROLE_IDS = {
 PLATFORM_SETTING = re.compile(r"^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_)|^AZURE_CLIENT_ID$")
 # Read by the Functions host for the timer binding ("%CHECK_SCHEDULE%"), whether or not APP_SETTINGS lists it.
 HOST_SETTINGS = ("CHECK_SCHEDULE",)
-# Flex Consumption rejects these: the runtime and the package come from functionAppConfig.
-FLEX_REJECTED_SETTINGS = (
+# App settings Flex Consumption has no use for (the runtime and the package come from functionAppConfig),
+# plus a key-based AzureWebJobsStorage: Flex accepts one, but this app reaches storage only by identity.
+FLEX_UNWANTED_SETTINGS = (
     "FUNCTIONS_WORKER_RUNTIME",
     "FUNCTIONS_EXTENSION_VERSION",
     "WEBSITE_RUN_FROM_PACKAGE",
     "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
     "AzureWebJobsStorage",
 )
+# siteConfig properties FC1 sites refuse with ARM error 51021 ("... for Flex Consumption sites is invalid"),
+# enforced region by region (microsoft/azure-pipelines-tasks#21032, Azure/terraform-azurerm-avm-res-web-site#345),
+# and those the same sources name as not applicable to Flex (runtime stack, scale and worker settings).
+FLEX_REJECTED_SITE_CONFIG = (
+    "ftpsState",
+    "use32BitWorkerProcess",
+    "netFrameworkVersion",
+    "functionsRuntimeScaleMonitoringEnabled",
+    "linuxFxVersion",
+    "windowsFxVersion",
+    "preWarmedInstanceCount",
+    "functionAppScaleLimit",
+    "elasticWebAppScaleLimit",
+    "minimumElasticInstanceCount",
+    "alwaysOn",
+    "numberOfWorkers",
+)
+# What siteConfig may hold on FC1: what Microsoft's Flex templates set (TLS), and the app settings.
+FLEX_SITE_CONFIG = {"minTlsVersion", "scmMinTlsVersion", "appSettings"}
+# Azure-Samples/functions-quickstart-python-azd-timer (and its http sibling): the regions offering Flex Consumption.
+FLEX_REGIONS = [
+    "australiaeast",
+    "australiasoutheast",
+    "brazilsouth",
+    "canadacentral",
+    "centralindia",
+    "centralus",
+    "eastasia",
+    "eastus",
+    "eastus2",
+    "eastus2euap",
+    "francecentral",
+    "germanywestcentral",
+    "italynorth",
+    "japaneast",
+    "koreacentral",
+    "northcentralus",
+    "northeurope",
+    "norwayeast",
+    "southafricanorth",
+    "southcentralus",
+    "southeastasia",
+    "southindia",
+    "spaincentral",
+    "swedencentral",
+    "uaenorth",
+    "uksouth",
+    "ukwest",
+    "westcentralus",
+    "westeurope",
+    "westus",
+    "westus2",
+    "westus3",
+]
 
 
 def _in_ci() -> bool:
@@ -248,7 +303,7 @@ def test_the_site_gets_exactly_the_settings_the_tests_read(tools: Tools) -> None
     loop = site["properties"]["siteConfig"]["appSettings"]["loop_type"]["detail"]["object_name"]
     assert "union" in loop
     assert re.findall(r"'arg_\d': '(\w+)'", loop) == ["monitorSettings", "platformSettings"]
-    assert [name for name in FLEX_REJECTED_SETTINGS if name in app_settings(tools)] == []
+    assert [name for name in FLEX_UNWANTED_SETTINGS if name in app_settings(tools)] == []
 
 
 def test_the_check_schedule_setting_feeds_the_timer_binding(tools: Tools) -> None:
@@ -302,17 +357,41 @@ def test_the_function_app_runs_on_flex_consumption_with_only_the_user_assigned_i
     assert {"instanceMemoryMB", "maximumInstanceCount"} <= set(main["parameters"])
 
 
-def test_the_function_app_runtime_is_the_python_version_ci_tests_with(tools: Tools) -> None:
+def test_the_function_app_runtime_is_one_python_version_parameter_defaulting_to_the_one_ci_tests_with(
+    tools: Tools,
+) -> None:
     api = tools.template("app/api.bicep")
     runtime = config(api["resources"]["functionApp"])["properties"]["functionAppConfig"]["runtime"]
-    assert runtime["name"] == "python"
-    version = variable(api, runtime["version"])
-    # The oldest Python the project supports is the one CI runs and the one deployed.
+    assert runtime == {"name": "python", "version": "pythonVersion"}
+    main = tools.template("main.bicep")
+    assert config(main["modules"]["api"])["params"]["pythonVersion"] == "pythonVersion"
+    declared = main["parameters"]["pythonVersion"]
+    # The versions Functions supports on Flex (3.11 until October 2027, 3.12 until October 2028).
+    assert {"type": "allowed", "argument": ["3.11", "3.12"]} in declared["decorators"]
+    version = declared["default"]
+    # The oldest Python the project supports is the one CI runs and the one deployed by default.
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert version == "3.11"
     assert requires == f">={version}"
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]["pythonVersion"]
+    assert mapped["value"] == f"${{PYTHON_VERSION={version}}}"
     if _in_ci():
         assert version == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_site_config_holds_only_what_flex_consumption_accepts(tools: Tools) -> None:
+    site_config = config(tools.template("app/api.bicep")["resources"]["functionApp"])["properties"]["siteConfig"]
+    assert [name for name in FLEX_REJECTED_SITE_CONFIG if name in site_config] == []
+    assert set(site_config) <= FLEX_SITE_CONFIG
+    # The text too: pycep could drop a property the deployment would still send.
+    text = (INFRA / "app" / "api.bicep").read_text()
+    assert [name for name in FLEX_REJECTED_SITE_CONFIG if re.search(rf"^\s*{name}\s*:", text, re.MULTILINE)] == []
+
+
+def test_the_location_is_limited_to_the_regions_offering_flex_consumption(tools: Tools) -> None:
+    location = tools.template("main.bicep")["parameters"]["location"]
+    allowed = [decorator for decorator in location["decorators"] if decorator.get("type") == "allowed"]
+    assert allowed == [{"type": "allowed", "argument": FLEX_REGIONS}]
 
 
 def test_the_function_app_is_hardened(tools: Tools) -> None:
@@ -320,11 +399,15 @@ def test_the_function_app_is_hardened(tools: Tools) -> None:
     properties = config(api["resources"]["functionApp"])["properties"]
     assert properties["httpsOnly"] is True
     assert properties["siteConfig"]["minTlsVersion"] == "1.2"
-    assert properties["siteConfig"]["ftpsState"] == "Disabled"
+    assert properties["siteConfig"]["scmMinTlsVersion"] == "1.2"
     assert properties["publicNetworkAccess"] == "publicNetworkAccess"
+    # FTP and basic publishing credentials are off through the policies (FC1 refuses siteConfig.ftpsState);
+    # ARM refuses these policies without a location although the Bicep types do not declare one.
     policies = {config(api["resources"][name])["name"]: config(api["resources"][name]) for name in api["resources"]}
-    assert policies["ftp"]["properties"] == {"allow": False}
-    assert policies["scm"]["properties"] == {"allow": False}
+    for name in ("ftp", "scm"):
+        assert policies[name]["properties"] == {"allow": False}
+        assert policies[name]["location"] == "location"
+        assert policies[name]["parent"] == "functionApp"
     main = tools.template("main.bicep")
     access = main["parameters"]["publicNetworkAccess"]
     assert {"type": "allowed", "argument": ["Enabled", "Disabled"]} in access["decorators"]
