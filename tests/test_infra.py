@@ -322,16 +322,26 @@ def test_the_storage_host_application_insights_and_arm_use_the_user_assigned_ide
     settings = app_settings(tools)
     assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
     assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
-    for service in ("blob", "queue", "table"):
-        assert (
-            dotted(settings[f"AzureWebJobsStorage__{service}ServiceUri"])
-            == f"storage.properties.primaryEndpoints.{service}"
-        )
+    assert dotted(settings["AzureWebJobsStorage__blobServiceUri"]) == "storage.properties.primaryEndpoints.blob"
     assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
     main = config(tools.template("main.bicep")["modules"]["api"])["params"]
     assert dotted(main["identityClientId"]) == "identity.outputs.clientId"
     assert dotted(main["identityId"]) == "identity.outputs.id"
+
+
+def test_the_functions_host_is_given_blob_storage_only(tools: Tools) -> None:
+    # A timer + HTTP app on Flex Consumption keeps its package, host keys and timer status in blobs;
+    # queues serve queue/blob triggers and Durable Functions (none here), and the identity has no role on
+    # either, so naming their endpoints would only invite 403s.
+    host = [name for name in app_settings(tools) if name.startswith("AzureWebJobsStorage__")]
+    assert sorted(host) == [
+        "AzureWebJobsStorage__blobServiceUri",
+        "AzureWebJobsStorage__clientId",
+        "AzureWebJobsStorage__credential",
+    ]
+    storage = tools.template("core/storage.bicep")
+    assert ROLE_IDS["Storage Queue Data Contributor"] not in json.dumps(storage)
 
 
 def test_the_function_app_runs_on_flex_consumption_with_only_the_user_assigned_identity(tools: Tools) -> None:
@@ -525,8 +535,7 @@ def test_the_alert_watches_the_timer_function_function_app_py_defines(tools: Too
 def test_each_role_is_assigned_once_by_built_in_id_on_the_narrowest_scope(tools: Tools) -> None:
     expected = {
         ("core/storage.bicep", ROLE_IDS["Storage Blob Data Owner"], "storage"),
-        ("core/storage.bicep", ROLE_IDS["Storage Queue Data Contributor"], "storage"),
-        ("core/storage.bicep", ROLE_IDS["Storage Table Data Contributor"], "storage"),
+        ("core/storage.bicep", ROLE_IDS["Storage Table Data Contributor"], "stateTable"),
         ("core/keyvault.bicep", ROLE_IDS["Key Vault Secrets User"], "vault"),
         ("core/monitoring.bicep", ROLE_IDS["Monitoring Metrics Publisher"], "appInsights"),
         ("mg-role.bicep", ROLE_IDS["Security Reader"], None),
