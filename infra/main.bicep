@@ -59,8 +59,8 @@ param resourceGroupName string = ''
 @description('Management groups to check (comma separated ids); empty means the tenant root group, whose id is the tenant id. The identity gets Security Reader on each.')
 param managementGroupIds string = ''
 
-@description('Address that receives the alert when the scheduled check fails or does not run.')
-param alertEmail string
+@description('Address mailed when the monitor itself fails: the scheduled check failed or did not run. Not the chat alerts about contacts.')
+param monitorFailureEmail string
 
 @secure()
 @description('Teams Workflows webhook URL; stored in Key Vault only. Empty means no Teams messages.')
@@ -70,12 +70,17 @@ param teamsWebhookUrl string = ''
 @description('Slack incoming webhook URL; stored in Key Vault only. Empty means no Slack messages.')
 param slackWebhookUrl string = ''
 
-@description('NCRONTAB schedule of the timer check (six fields, UTC).')
+// The "did not run" alert looks back at most two days (a log search alert's limit), so it can only
+// watch a schedule that runs at least daily: the day-of-month, month and day-of-week fields must be
+// '*' (a weekday-only or weekly schedule leaves gaps over 48 hours). Bicep cannot test the text
+// (docs/deploy.md); missedRunAlertHours must cover one period plus slack.
+@minLength(11)
+@description('NCRONTAB schedule of the timer check (six fields, UTC); at least daily, see above.')
 param checkSchedule string = '0 0 7 * * *'
 
 @minValue(1)
 @maxValue(48)
-@description('The "did not run" alert fires when no timer run was logged for this many hours: one schedule period plus slack.')
+@description('The "did not run" alert fires when no timer run was logged for this many hours: one schedule period plus slack (at most 48, the alert\'s look-back).')
 param missedRunAlertHours int = 26
 
 @description('Name of the timer function in function_app.py; the alert looks for its runs.')
@@ -282,7 +287,7 @@ module alerts 'app/alerts.bicep' = {
     alertRuleName: 'alert-dcm-timer-${resourceToken}'
     location: location
     tags: tags
-    alertEmail: alertEmail
+    monitorFailureEmail: monitorFailureEmail
     applicationInsightsId: monitoring.outputs.applicationInsightsId
     timerFunctionName: timerFunctionName
     missedRunAlertHours: missedRunAlertHours

@@ -499,23 +499,85 @@ def test_application_insights_and_log_analytics_refuse_key_based_ingestion(tools
     assert dotted(config(monitoring["resources"]["appInsights"])["properties"]["WorkspaceResourceId"]) == "workspace.id"
 
 
-def test_an_alert_mails_the_operator_when_the_timer_fails_or_does_not_run(tools: Tools) -> None:
+def timer_alert(tools: Tools) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The rule's body, its query text (the format string) and the format arguments."""
     alerts = tools.template("app/alerts.bicep")
     rule = config(alerts["resources"]["timerAlert"])
+    condition = rule["properties"]["criteria"]["allOf"][0]
+    query = variable(alerts, condition["query"])["function"]["parameters"]
+    return rule, query["format_string"], query
+
+
+def test_an_alert_mails_the_monitor_failure_address_when_the_timer_fails_or_does_not_run(tools: Tools) -> None:
+    alerts = tools.template("app/alerts.bicep")
+    rule, text, query = timer_alert(tools)
     assert alerts["resources"]["timerAlert"]["type"] == "Microsoft.Insights/scheduledQueryRules"
     assert rule["properties"]["scopes"] == ["applicationInsightsId"]
     assert "actionGroup" in identifiers(rule["properties"]["actions"])
     condition = rule["properties"]["criteria"]["allOf"][0]
     assert (condition["operator"], condition["threshold"], condition["timeAggregation"]) == ("GreaterThan", 0, "Count")
-    query = variable(alerts, condition["query"])["function"]["parameters"]
-    assert "success == false" in query["format_string"]  # a failed run
-    assert "toscalar(runs | count) == 0" in query["format_string"]  # no run in the window
-    assert (query["arg_1"], query["arg_2"]) == ("timerFunctionName", "missedRunAlertHours")
+    assert "success == false" in text  # a failed run
+    assert "toscalar(runs | count) == 0" in text  # no run in the window
+    arguments = (query["arg_1"], query["arg_2"], query["arg_3"])
+    assert arguments == ("timerFunctionName", "missedRunAlertHours", "deployedAt")
     receivers = config(alerts["resources"]["actionGroup"])["properties"]["emailReceivers"]
-    assert [receiver["emailAddress"] for receiver in receivers] == ["alertEmail"]
+    assert [receiver["emailAddress"] for receiver in receivers] == ["monitorFailureEmail"]
     main = tools.template("main.bicep")
-    assert main["parameters"]["alertEmail"]["default"] is None  # azd asks for it
-    assert config(main["modules"]["alerts"])["params"]["alertEmail"] == "alertEmail"
+    # Named for what it is for: the monitor itself failing, not the chat alerts about contacts.
+    assert "alertEmail" not in main["parameters"]
+    assert main["parameters"]["monitorFailureEmail"]["default"] is None  # azd asks for it
+    assert config(main["modules"]["alerts"])["params"]["monitorFailureEmail"] == "monitorFailureEmail"
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert mapped["monitorFailureEmail"]["value"] == "${MONITOR_FAILURE_EMAIL}"
+
+
+def test_the_alert_windows_on_ingestion_time_so_a_late_ingested_run_is_seen(tools: Tools) -> None:
+    _, text, _ = timer_alert(tools)
+    # Both windows on ingestion time; request time (timestamp) stamps the run's start, which a long run
+    # plus the ingestion delay pushes before a fixed ago(1h).
+    assert re.findall(r"ingestion_time\(\) > ago\((\{1\}h|1h)\)", text) == ["{1}h", "1h"]
+    assert not re.search(r"\btimestamp\s*[<>]", text)
+    assert "ago(" not in text.replace("ingestion_time() > ago(", "")
+    # Failures are counted in the rows ingested in the last hour, one evaluation period.
+    failed = text[text.index("let failed") : text.index("let watchFrom")]
+    assert "ingestion_time() > ago(1h)" in failed
+    assert "success == false" in failed
+
+
+def test_the_missed_run_alert_waits_one_period_plus_slack_after_a_deployment(tools: Tools) -> None:
+    alerts = tools.template("app/alerts.bicep")
+    _, text, _ = timer_alert(tools)
+    deployed = alerts["parameters"]["deployedAt"]
+    assert deployed["default"]["function"]["type"] == "utc_now"  # utcNow(): each deployment's own time
+    assert "let watchFrom = todatetime('{2}') + {1}h;" in text
+    missed = text[text.index("let missed") : text.index("union")]
+    assert "where now() > watchFrom" in missed
+    assert "toscalar(runs | count) == 0" in missed
+
+
+def test_the_alert_is_stateful_and_never_muted(tools: Tools) -> None:
+    rule, _, _ = timer_alert(tools)
+    properties = rule["properties"]
+    assert properties["autoMitigate"] is True
+    # ARM refuses muteActionsDuration together with autoMitigate.
+    assert "muteActionsDuration" not in properties
+    assert not re.search(r"^\s*muteActionsDuration\s*:", (INFRA / "app" / "alerts.bicep").read_text(), re.MULTILINE)
+    assert (properties["evaluationFrequency"], properties["windowSize"]) == ("PT1H", "PT1H")
+
+
+def test_the_missed_run_look_back_is_bounded_by_the_two_days_a_log_alert_can_see(tools: Tools) -> None:
+    rule, _, _ = timer_alert(tools)
+    assert rule["properties"]["overrideQueryTimeRange"] == "P2D"
+    for template in (tools.template("main.bicep"), tools.template("app/alerts.bicep")):
+        decorators = template["parameters"]["missedRunAlertHours"]["decorators"]
+        assert {"type": "max_value", "argument": 48} in decorators
+        assert {"type": "min_value", "argument": 1} in decorators
+    main = tools.template("main.bicep")
+    assert main["parameters"]["missedRunAlertHours"]["default"] == 26  # a daily schedule plus two hours
+    # The schedule's limit is written where people set it.
+    text = (INFRA / "main.bicep").read_text()
+    schedule_comment = text[: text.index("param checkSchedule")].rsplit("param ", 1)[1]
+    assert "at least daily" in schedule_comment
 
 
 def test_the_alert_watches_the_timer_function_function_app_py_defines(tools: Tools) -> None:
