@@ -125,6 +125,12 @@ param logRetentionDays int = 30
 @description('Days a deleted Key Vault stays recoverable (purge protection keeps it that long).')
 param keyVaultSoftDeleteDays int = 90
 
+// Off by default: the vault holds only the two webhook URLs, which the channel owners can reissue,
+// while purge protection keeps the vault's name (derived from the environment name) taken for
+// keyVaultSoftDeleteDays after `azd down`, so `azd up` with the same environment would fail.
+@description('Key Vault purge protection; irreversible once on (docs/deploy.md).')
+param keyVaultPurgeProtection bool = false
+
 // Monitor settings. Each is passed through as the app setting of the same name; an empty value
 // means "the monitor's own default" (docs/settings.md), so the defaults live in one place: shared/config.py.
 param includeSubscriptionIds string = ''
@@ -204,6 +210,7 @@ module keyVault 'core/keyvault.bicep' = {
     location: location
     tags: tags
     softDeleteRetentionInDays: keyVaultSoftDeleteDays
+    enablePurgeProtection: keyVaultPurgeProtection
     principalId: identity.outputs.principalId
     teamsSecretName: teamsSecretName
     teamsWebhookUrl: teamsWebhookUrl

@@ -436,12 +436,26 @@ def test_storage_allows_no_shared_key_no_anonymous_blob_and_only_tls_1_2_over_ht
     assert config(storage["resources"]["deploymentContainer"])["properties"]["publicAccess"] == "None"
 
 
-def test_key_vault_uses_rbac_purge_protection_and_soft_delete(tools: Tools) -> None:
+def test_key_vault_uses_rbac_and_soft_delete(tools: Tools) -> None:
     vault = config(tools.template("core/keyvault.bicep")["resources"]["vault"])["properties"]
     assert vault["enableRbacAuthorization"] is True
-    assert vault["enablePurgeProtection"] is True
     assert vault["enableSoftDelete"] is True
     assert "accessPolicies" not in vault
+
+
+def test_key_vault_purge_protection_is_a_parameter_off_by_default_and_never_sent_as_false(tools: Tools) -> None:
+    # Off by default so `azd down` can purge the vault and `azd up` can reuse its name (docs/deploy.md);
+    # ARM refuses an explicit false ("cannot be set to false"), so off means the property is left out.
+    keyvault = tools.template("core/keyvault.bicep")
+    purge = config(keyvault["resources"]["vault"])["properties"]["enablePurgeProtection"]["operator"]["operands"]
+    assert (purge["condition"], purge["true_value"], purge["false_value"]) == ("enablePurgeProtection", True, None)
+    main = tools.template("main.bicep")
+    assert main["parameters"]["keyVaultPurgeProtection"]["type"] == "bool"
+    assert main["parameters"]["keyVaultPurgeProtection"]["default"] is False
+    assert config(main["modules"]["keyVault"])["params"]["enablePurgeProtection"] == "keyVaultPurgeProtection"
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert mapped["keyVaultPurgeProtection"]["value"] == "${KEY_VAULT_PURGE_PROTECTION=false}"
+    assert "purge protection" in (ROOT / "docs" / "deploy.md").read_text().lower()
 
 
 def test_webhook_urls_are_secure_parameters_stored_only_as_key_vault_secrets(tools: Tools) -> None:
