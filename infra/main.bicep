@@ -131,26 +131,104 @@ param keyVaultSoftDeleteDays int = 90
 @description('Key Vault purge protection; irreversible once on (docs/deploy.md).')
 param keyVaultPurgeProtection bool = false
 
-// Monitor settings. Each is passed through as the app setting of the same name; an empty value
-// means "the monitor's own default" (docs/settings.md), so the defaults live in one place: shared/config.py.
+@description('URL of a report page linked from the chat messages (app setting REPORT_URL); empty means no link.')
+@maxLength(2048)
+param reportUrl string = ''
+
+// With no webhook URL set the monitor tells nobody anything, so a deployment without a chat channel
+// must be asked for. The preprovision hook (infra/hooks) stops `azd up` before provisioning when
+// neither URL is set and this is false. It is not enforced here: Bicep's fail() would do it, but
+// pycep, and so checkov, cannot parse it.
+@description('Deploy with neither TEAMS_WEBHOOK_URL nor SLACK_WEBHOOK_URL set (only the on-demand HTTP check and the monitor-failure mail).')
+#disable-next-line no-unused-params
+param allowNoChatChannel bool = false
+
+// Monitor settings, passed through as the app setting of the same name. Typed, so a bad value fails
+// before anything is deployed; ranges follow shared/config.py (tests/test_infra.py holds them together).
+// Text settings: empty means "the monitor's own default" (docs/settings.md), so those defaults live in
+// one place. Number settings cannot be empty: their default here is the monitor's, held equal by the test.
 param includeSubscriptionIds string = ''
 param excludeSubscriptionIds string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireContactEmail string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireAlertNotifications string = ''
+@allowed([
+  ''
+  'Low'
+  'Medium'
+  'High'
+])
 param minAlertSeverity string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireOwnerNotifications string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireAttackPathNotifications string = ''
+@allowed([
+  ''
+  'Low'
+  'Medium'
+  'High'
+  'Critical'
+])
 param minAttackPathRisk string = ''
 param allowedEmailDomains string = ''
-param checkConcurrency string = ''
-param runTimeoutSeconds string = ''
+@minValue(1)
+@maxValue(256)
+param checkConcurrency int = 128
+// At most 600: the run must end inside host.json's functionTimeout (900 s) with time left to deliver the messages.
+@minValue(5)
+@maxValue(600)
+param runTimeoutSeconds int = 540
+@allowed([
+  ''
+  '2023-12-01-preview'
+  '2020-01-01-preview'
+])
 param contactsApiVersion string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param includeDelegatedSubscriptions string = ''
 param notifyAllowedHosts string = ''
+@allowed([
+  ''
+  'fail'
+  'error'
+  'fail,error'
+  'error,fail'
+])
 param notifyOn string = ''
-param notifyMaxMessages string = ''
+@minValue(1)
+@maxValue(50)
+param notifyMaxMessages int = 5
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param notifyAlways string = ''
-param remindAfterHours string = ''
+@minValue(1)
+@maxValue(8760)
+param remindAfterHours int = 168
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -248,8 +326,8 @@ var monitorSettings = {
   REQUIRE_ATTACK_PATH_NOTIFICATIONS: requireAttackPathNotifications
   MIN_ATTACK_PATH_RISK: minAttackPathRisk
   ALLOWED_EMAIL_DOMAINS: allowedEmailDomains
-  CHECK_CONCURRENCY: checkConcurrency
-  RUN_TIMEOUT_SECONDS: runTimeoutSeconds
+  CHECK_CONCURRENCY: string(checkConcurrency)
+  RUN_TIMEOUT_SECONDS: string(runTimeoutSeconds)
   AZURE_CLOUD: environment().name
   CONTACTS_API_VERSION: contactsApiVersion
   INCLUDE_DELEGATED_SUBSCRIPTIONS: includeDelegatedSubscriptions
@@ -258,9 +336,10 @@ var monitorSettings = {
   SLACK_WEBHOOK_URL: empty(slackWebhookUrl) ? '' : slackReference
   NOTIFY_ALLOWED_HOSTS: notifyAllowedHosts
   NOTIFY_ON: notifyOn
-  NOTIFY_MAX_MESSAGES: notifyMaxMessages
+  NOTIFY_MAX_MESSAGES: string(notifyMaxMessages)
   NOTIFY_ALWAYS: notifyAlways
-  REMIND_AFTER_HOURS: remindAfterHours
+  REMIND_AFTER_HOURS: string(remindAfterHours)
+  REPORT_URL: reportUrl
   STATE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
   STATE_TABLE_NAME: stateTableName
 }

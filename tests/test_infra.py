@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from shared import api_versions
 from shared.clouds import find_cloud
-from shared.config import APP_SETTINGS
+from shared.config import APP_SETTINGS, RISK_LEVELS, SEVERITIES, load_settings
+from shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -44,6 +46,9 @@ ROLE_IDS = {
 PLATFORM_SETTING = re.compile(r"^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_)|^AZURE_CLIENT_ID$")
 # Read by the Functions host for the timer binding ("%CHECK_SCHEDULE%"), whether or not APP_SETTINGS lists it.
 HOST_SETTINGS = ("CHECK_SCHEDULE",)
+# Read by the monitor once the chat-message branch lands (shared/notify/settings.py, issue 17's merge):
+# the template passes it through already. Drop from here when APP_SETTINGS lists it.
+SETTINGS_LANDING_ELSEWHERE = ("REPORT_URL",)
 # App settings Flex Consumption has no use for (the runtime and the package come from functionAppConfig),
 # plus a key-based AzureWebJobsStorage: Flex accepts one, but this app reaches storage only by identity.
 FLEX_UNWANTED_SETTINGS = (
@@ -277,7 +282,7 @@ def test_every_setting_the_monitor_reads_is_set_or_left_to_its_default_on_purpos
 
 
 def test_every_app_setting_the_template_sets_is_read_by_the_monitor_or_the_platform(tools: Tools) -> None:
-    known = set(APP_SETTINGS) | set(HOST_SETTINGS)
+    known = set(APP_SETTINGS) | set(HOST_SETTINGS) | set(SETTINGS_LANDING_ELSEWHERE)
     unknown = [name for name in app_settings(tools) if name not in known and not PLATFORM_SETTING.match(name)]
     assert unknown == []
 
@@ -313,6 +318,122 @@ def test_the_check_schedule_setting_feeds_the_timer_binding(tools: Tools) -> Non
     function_app = ROOT / "function_app.py"
     if function_app.exists():
         assert 'schedule="%CHECK_SCHEDULE%"' in function_app.read_text()
+
+
+# --- typed parameters ----------------------------------------------------------------------------
+
+# Monitor parameters that are numbers: the Settings value each sets, read back through the real loader.
+NUMBER_PARAMETERS: dict[str, tuple[str, Any]] = {
+    "checkConcurrency": ("CHECK_CONCURRENCY", lambda settings: settings.concurrency),
+    "runTimeoutSeconds": ("RUN_TIMEOUT_SECONDS", lambda settings: settings.run_timeout_seconds),
+    "notifyMaxMessages": ("NOTIFY_MAX_MESSAGES", lambda settings: settings.notify.max_messages),
+    "remindAfterHours": ("REMIND_AFTER_HOURS", lambda settings: settings.state.remind_after.total_seconds() / 3600),
+}
+# Text parameters limited to a list; '' (the default) leaves the setting to the monitor's own default.
+CHOICE_PARAMETERS = {
+    "requireContactEmail": "REQUIRE_CONTACT_EMAIL",
+    "requireAlertNotifications": "REQUIRE_ALERT_NOTIFICATIONS",
+    "requireOwnerNotifications": "REQUIRE_OWNER_NOTIFICATIONS",
+    "requireAttackPathNotifications": "REQUIRE_ATTACK_PATH_NOTIFICATIONS",
+    "includeDelegatedSubscriptions": "INCLUDE_DELEGATED_SUBSCRIPTIONS",
+    "notifyAlways": "NOTIFY_ALWAYS",
+    "minAlertSeverity": "MIN_ALERT_SEVERITY",
+    "minAttackPathRisk": "MIN_ATTACK_PATH_RISK",
+    "contactsApiVersion": "CONTACTS_API_VERSION",
+    "notifyOn": "NOTIFY_ON",
+}
+
+
+def decorator(parameter: dict[str, Any], kind: str) -> Any:
+    found = [entry["argument"] for entry in parameter["decorators"] if entry["type"] == kind]
+    return found[0] if found else None
+
+
+def accepted(setting: str, value: str) -> bool:
+    try:
+        load_settings({setting: value})
+    except ConfigError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(NUMBER_PARAMETERS))
+def test_number_settings_are_ints_with_the_monitors_range_and_default(tools: Tools, name: str) -> None:
+    setting, read = NUMBER_PARAMETERS[name]
+    parameter = tools.template("main.bicep")["parameters"][name]
+    assert parameter["type"] == "int"
+    low, high = decorator(parameter, "min_value"), decorator(parameter, "max_value")
+    # Bicep refuses exactly what the monitor would refuse at 07:00 (or less, never more).
+    assert accepted(setting, str(low))
+    assert accepted(setting, str(high))
+    assert not accepted(setting, str(low - 1))
+    # azd leaves an unset variable to the Bicep default: the monitor's own.
+    assert parameter["default"] == read(load_settings({}))
+    assert read(load_settings({setting: str(parameter["default"])})) == parameter["default"]
+    assert app_settings(tools)[setting] == {"function": {"type": "string", "parameters": {"value_to_convert": name}}}
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"][name]
+    assert mapped["value"] == f"${{{setting}={parameter['default']}}}"
+
+
+def test_the_run_timeout_leaves_the_host_timeout_room_to_deliver_the_messages(tools: Tools) -> None:
+    parameter = tools.template("main.bicep")["parameters"]["runTimeoutSeconds"]
+    hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
+    function_timeout = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+    assert decorator(parameter, "max_value") <= 600 < function_timeout - 240
+    assert parameter["default"] <= decorator(parameter, "max_value")
+
+
+@pytest.mark.parametrize("name", sorted(CHOICE_PARAMETERS))
+def test_choice_settings_allow_only_what_the_monitor_accepts_and_default_to_its_own_default(
+    tools: Tools, name: str
+) -> None:
+    setting = CHOICE_PARAMETERS[name]
+    parameter = tools.template("main.bicep")["parameters"][name]
+    assert parameter["type"] == "string"
+    assert parameter["default"] == ""
+    allowed = decorator(parameter, "allowed")
+    assert allowed[0] == ""
+    assert [value for value in allowed if not accepted(setting, value)] == []
+    assert app_settings(tools)[setting] == name
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"][name]
+    assert mapped["value"] == f"${{{setting}=}}"
+
+
+def test_the_choice_lists_name_every_value_of_the_monitors_own_lists(tools: Tools) -> None:
+    parameters = tools.template("main.bicep")["parameters"]
+    assert decorator(parameters["minAlertSeverity"], "allowed")[1:] == list(SEVERITIES)
+    assert decorator(parameters["minAttackPathRisk"], "allowed")[1:] == list(RISK_LEVELS)
+    assert decorator(parameters["contactsApiVersion"], "allowed")[1:] == list(api_versions.SUPPORTED_CONTACTS)
+    for flag in ("requireContactEmail", "includeDelegatedSubscriptions", "notifyAlways"):
+        assert decorator(parameters[flag], "allowed") == ["", "true", "false"]
+
+
+def test_every_monitor_parameter_is_typed_or_free_text_on_purpose(tools: Tools) -> None:
+    # Lists of ids, domains and hosts stay free text: the monitor names each bad entry.
+    free_text = {"includeSubscriptionIds", "excludeSubscriptionIds", "allowedEmailDomains", "notifyAllowedHosts"}
+    main = tools.template("main.bicep")
+    passed_through = {value for value in variable(main, "monitorSettings").values() if isinstance(value, str)}
+    untyped = [
+        name
+        for name, parameter in main["parameters"].items()
+        if name in passed_through
+        and parameter["type"] == "string"
+        and decorator(parameter, "allowed") is None
+        and name not in free_text | {"checkSchedule", "reportUrl"}
+    ]
+    assert untyped == []
+
+
+def test_a_report_url_and_the_no_chat_channel_switch_are_parameters(tools: Tools) -> None:
+    main = tools.template("main.bicep")
+    assert main["parameters"]["reportUrl"]["default"] == ""
+    assert app_settings(tools)["REPORT_URL"] == "reportUrl"
+    # Declared (typed, mapped from ALLOW_NO_CHAT_CHANNEL) for the preprovision hook, which enforces it.
+    allow = main["parameters"]["allowNoChatChannel"]
+    assert (allow["type"], allow["default"]) == ("bool", False)
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert mapped["allowNoChatChannel"]["value"] == "${ALLOW_NO_CHAT_CHANNEL=false}"
+    assert mapped["reportUrl"]["value"] == "${REPORT_URL=}"
 
 
 # --- identity wiring -----------------------------------------------------------------------------
