@@ -61,6 +61,7 @@ FLEX_UNWANTED_SETTINGS = (
 # siteConfig properties FC1 sites refuse with ARM error 51021 ("... for Flex Consumption sites is invalid"),
 # enforced region by region (microsoft/azure-pipelines-tasks#21032, Azure/terraform-azurerm-avm-res-web-site#345),
 # and those the same sources name as not applicable to Flex (runtime stack, scale and worker settings).
+# alwaysOn: Microsoft's quickstart sends false, the AVM Terraform module omits it on FC1; omitted here too.
 FLEX_REJECTED_SITE_CONFIG = (
     "ftpsState",
     "use32BitWorkerProcess",
