@@ -684,7 +684,8 @@ def test_the_missed_run_alert_waits_one_period_plus_slack_after_a_deployment(too
     alerts = tools.template("app/alerts.bicep")
     _, text, _ = timer_alert(tools)
     deployed = alerts["parameters"]["deployedAt"]
-    assert deployed["default"]["function"]["type"] == "utc_now"  # utcNow(): each deployment's own time
+    # utcNow(): each deployment's own time, in a form KQL's todatetime() documents (its default is not one).
+    assert deployed["default"]["function"] == {"type": "utc_now", "parameters": {"format": "yyyy-MM-ddTHH:mm:ssZ"}}
     assert "let watchFrom = todatetime('{2}') + {1}h;" in text
     missed = text[text.index("let missed") : text.index("union")]
     assert "where now() > watchFrom" in missed

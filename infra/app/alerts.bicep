@@ -15,8 +15,9 @@ param timerFunctionName string
 @maxValue(48)
 @description('Hours without a logged timer run before the alert fires: one schedule period plus slack.')
 param missedRunAlertHours int
+// ISO 8601 with separators: utcNow()'s default ('20261130T070000Z') is not among the forms KQL's todatetime() documents.
 @description('When this deployment ran (UTC, ISO 8601); the missed-run watch starts missedRunAlertHours later.')
-param deployedAt string = utcNow()
+param deployedAt string = utcNow('yyyy-MM-ddTHH:mm:ssZ')
 
 // One row per problem; the rule fires when the query returns any row.
 // - Windows are on ingestion_time(), not timestamp: Application Insights stamps a request with its
