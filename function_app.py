@@ -13,6 +13,7 @@ import azure.functions as func
 
 from shared.http_check import CheckRequest, handle_check, query_parameters
 from shared.monitor import MonitorOutcome, run_monitor
+from shared.portal import portal_url_for
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 # The Azure SDKs log every HTTP request at INFO: thousands of traces a run that would bury the run summary.
@@ -36,7 +37,14 @@ async def check(req: func.HttpRequest) -> func.HttpResponse:
             subscription_ids=request.subscription_ids,
         )
 
-    answer = await handle_check(req.method, _query(req), req.get_body(), req.headers.get("content-type"), run)
+    answer = await handle_check(
+        req.method,
+        _query(req),
+        req.get_body(),
+        req.headers.get("content-type"),
+        run,
+        portal_url=portal_url_for(os.environ),
+    )
     return func.HttpResponse(answer.body, status_code=answer.status, mimetype=answer.mimetype, headers=answer.headers)
 
 

@@ -46,18 +46,53 @@ _DEFAULT_CODES = {
 }
 
 
+@dataclass
+class ContactChange:
+    """Someone edits a subscription's security contact (in the portal, say) while a client works from an
+    earlier read: the edit lands with the `after_reads`-th read of that subscription's contacts, which
+    still answers what was there before, so every later read sees the edit (e.g. between fix's plan and write).
+    """
+
+    subscription_id: str
+    after_reads: int
+    # emulator.tenant.Contact attribute names and their new values, e.g. {"emails": ["a@x.com", "b@x.com"]}.
+    changes: dict[str, Any]
+    reads: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContactChange:
+        return cls(data["subscriptionId"], int(data.get("afterReads", 1)), dict(data["changes"]))
+
+
 class FaultPlan:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._contact_changes: list[ContactChange] = []
         self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
 
+    def add_contact_change(self, change: ContactChange) -> None:
+        with self._lock:
+            self._contact_changes.append(change)
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._contact_changes.clear()
+
+    def contact_read(self, subscription_id: str) -> list[ContactChange]:
+        """Count one read of this subscription's contacts; the changes due with it."""
+        due: list[ContactChange] = []
+        with self._lock:
+            for change in self._contact_changes:
+                if change.subscription_id.lower() == subscription_id.lower():
+                    change.reads += 1
+                    if change.reads == change.after_reads:
+                        due.append(change)
+        return due
 
     def take(self, target: str) -> Fault | None:
         """The first live fault matching this request, consuming one of its uses."""

@@ -11,14 +11,15 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .certs import create_certificates
-from .faults import Fault, FaultPlan, fault_error
-from .tenant import EmulatedSubscription, Tenant, contact_put_problems
+from .faults import ContactChange, Fault, FaultPlan, fault_error
+from .tenant import Contact, EmulatedSubscription, Tenant, contact_put_problems
 
 ARM_AUDIENCES = {
     "https://management.azure.com",
@@ -231,6 +232,12 @@ class EmulatorServer:
     def add_fault(self, fault: Fault) -> None:
         self.faults.add(fault)
 
+    def add_contact_change(self, change: ContactChange) -> None:
+        unknown = sorted(set(change.changes) - {item.name for item in fields(Contact)})
+        if unknown:
+            raise ValueError(f"a security contact has no field(s) {', '.join(unknown)}")
+        self.faults.add_contact_change(change)
+
     def reset(self) -> None:
         self.faults.clear()
         self.stats.reset()
@@ -328,6 +335,9 @@ class EmulatorServer:
             time.sleep(fault.delay_seconds)
             if fault.status == 200 and not fault.malformed:
                 fault = None
+            if method != "GET" and handler.arm_request[3] != self.stats.generation:  # type: ignore[attr-defined]
+                # A write held past a reset belongs to a tenant that is gone: never let it land on the next one.
+                return _arm_error(handler, 503, "ServiceUnavailable", "The emulator was reset during this request.")
         if fault is not None:
             if fault.malformed:
                 return _send_raw(handler, fault.status, b'{"value": [ {"properties": ', "application/json")
@@ -432,6 +442,11 @@ class EmulatorServer:
                 f"'Microsoft.Security/securityContacts/read' over scope '/subscriptions/{subscription_id}'.",
             )
         items = self.tenant.contact_items(sub, api_version)
+        # Rendered first: the read that brings a change due still answers what was there before it. A read
+        # held past a reset (an earlier test's) does not count towards the current tenant's changes.
+        current = handler.arm_request[3] == self.stats.generation  # type: ignore[attr-defined]
+        for change in self.faults.contact_read(subscription_id) if current else ():
+            _change_contact(sub, change)
         if name is not None:
             for item in items:
                 if item.get("name", "").lower() == name.lower():
@@ -460,7 +475,7 @@ class EmulatorServer:
             return _arm_error(
                 handler,
                 409,
-                "MissingSubscriptionRegistration",
+                sub.unregistered_code,
                 "The subscription is not registered to use namespace 'Microsoft.Security'. "
                 "See https://aka.ms/rps-not-found for how to register subscriptions.",
             )
@@ -498,11 +513,27 @@ class EmulatorServer:
                 _send_json(handler, 400, {"error": f"bad fault: {error}"})
                 return
             _send_json(handler, 201, {"ok": True})
+        elif path == "/_emulator/contact-changes" and method == "POST":
+            try:
+                self.add_contact_change(ContactChange.from_json(json.loads(body)))
+            except (ValueError, KeyError, TypeError) as error:
+                _send_json(handler, 400, {"error": f"bad contact change: {error}"})
+                return
+            _send_json(handler, 201, {"ok": True})
         elif path == "/_emulator/reset" and method == "POST":
             self.reset()
             _send_json(handler, 200, {"ok": True})
         else:
             _send_json(handler, 404, {"error": "unknown admin endpoint"})
+
+
+def _change_contact(sub: EmulatedSubscription, change: ContactChange) -> None:
+    contact = sub.contact or Contact(emails=[])
+    for field_name, value in change.changes.items():
+        setattr(contact, field_name, value)
+    sub.contact = contact
+    # The edited model is the contact now, in every api-version's shape.
+    sub.raw_contacts = {}
 
 
 def _retry_after(seconds: float) -> str:

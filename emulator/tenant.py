@@ -88,6 +88,8 @@ class EmulatedSubscription:
     hidden_from_tree: bool = False
     # Microsoft.Security never registered: contact reads answer 409 MissingSubscriptionRegistration.
     security_provider_registered: bool = True
+    # The code of that 409: Microsoft.Security has also been seen answering "Subscription Not Registered".
+    unregistered_code: str = "MissingSubscriptionRegistration"
     # Another tenant's subscription delegated to this one (Azure Lighthouse); None means the home tenant.
     home_tenant_id: str | None = None
     # Contact api-versions this one subscription accepts, when it differs from the tenant's.
@@ -162,6 +164,7 @@ class Tenant:
                     unlisted=bool(sub.get("unlisted", False)),
                     hidden_from_tree=bool(sub.get("hiddenFromTree", False)),
                     security_provider_registered=bool(sub.get("securityProviderRegistered", True)),
+                    unregistered_code=sub.get("unregisteredCode", "MissingSubscriptionRegistration"),
                     home_tenant_id=sub.get("homeTenantId"),
                 )
             )

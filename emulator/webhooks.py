@@ -31,6 +31,10 @@ TEAMS_MAX_BYTES = 28_672
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_SECTION_TEXT = 3000
 SLACK_MAX_HEADER_TEXT = 150
+# Live Slack also refuses a message whose blocks hold too much text in total (`msg_blocks_too_long`),
+# a cumulative limit it does not document: posts with 11,341 characters were refused, 9,597 accepted
+# (slackapi/bolt-js#2509, #2867). The stand-in refuses from the lower of the two.
+SLACK_MAX_BLOCKS_TEXT = 11_000
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CHANNELS = ("teams", "slack")
 
@@ -297,4 +301,22 @@ def slack_problems(payload: Any) -> list[str]:
             elements = block.get("elements")
             if not isinstance(elements, list) or not 1 <= len(elements) <= 10:
                 problems.append(f"block {index}: context needs 1 to 10 elements")
+    total = sum(len(text) for text in _block_texts(blocks))
+    if total > SLACK_MAX_BLOCKS_TEXT:
+        problems.append(f"msg_blocks_too_long: {total} characters of block text")
     return problems
+
+
+def _block_texts(value: Any) -> list[str]:
+    """Every "text" string anywhere in the blocks (header, section, context element, nested objects)."""
+    if isinstance(value, list):
+        return [text for item in value for text in _block_texts(item)]
+    if isinstance(value, dict):
+        own = [value["text"]] if isinstance(value.get("text"), str) else []
+        return own + [
+            text
+            for key, item in value.items()
+            if key != "text" or not isinstance(item, str)
+            for text in _block_texts(item)
+        ]
+    return []

@@ -1,6 +1,6 @@
 // Defender Contact Monitor: everything but the management-group role, in one resource group.
-// `azd up` deploys this file, then the postprovision hook (infra/hooks/postprovision.sh) deploys
-// infra/mg-role.bicep at management-group scope, which a subscription deployment cannot reach.
+// `azd up` deploys this file, then the postprovision hook (infra/hooks/postprovision.sh) grants the
+// identity its reader role on the scope management groups, which a subscription deployment cannot reach.
 targetScope = 'subscription'
 
 @minLength(1)

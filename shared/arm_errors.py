@@ -63,6 +63,16 @@ def describe_exception(error: Exception) -> str:
     return text
 
 
+# ARM's code for "the resource provider was never registered on this subscription". Microsoft.Security has also
+# been seen answering the same 409 with the code spelt "Subscription Not Registered" (and "SubscriptionNotRegistered").
+_UNREGISTERED_PROVIDER_CODES = frozenset({"missingsubscriptionregistration", "subscriptionnotregistered"})
+
+
+def is_unregistered_provider(status: int, code: str) -> bool:
+    """Whether an answer means the resource provider is not registered on the subscription (a 409)."""
+    return status == 409 and "".join(code.split()).lower() in _UNREGISTERED_PROVIDER_CODES
+
+
 def error_code(body: bytes | str | None) -> str:
     return error_fields(body)[0]
 

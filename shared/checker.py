@@ -18,7 +18,7 @@ from .arm_errors import clean_message
 from .azure_clients import AzureClients
 from .config import Settings
 from .contacts import ContactReader, ContactReadError
-from .errors import RunFailed
+from .errors import NotInScope, RunFailed
 from .hierarchy import Discovery, discover
 from .models import Report, RunStats, Status, Subscription, SubscriptionResult
 from .rules import evaluate
@@ -69,6 +69,7 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         contacts_api_versions=tuple(sorted(reader.api_versions_used)),
         stats=RunStats(duration_seconds=time.monotonic() - started, arm_requests=arm_requests),
+        scope_names=discovery.scope_names,
     )
 
 
@@ -96,7 +97,10 @@ async def check_all(
 
 
 def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], list[SubscriptionResult]]:
-    """Split discovered subscriptions into those to check and results decided without a call."""
+    """Split discovered subscriptions into those to check and results decided without a call.
+
+    Raises NotInScope when a caller named subscriptions the discovery did not find.
+    """
     to_check: list[Subscription] = []
     decided: list[SubscriptionResult] = []
     seen: set[str] = set()
@@ -127,7 +131,10 @@ def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], 
         else:
             to_check.append(subscription)
     # An explicitly requested subscription that is not there must not vanish silently.
-    for missing in sorted(settings.include_subscription_ids - seen):
+    missing_ids = sorted(settings.include_subscription_ids - seen)
+    if missing_ids and settings.subscriptions_requested:
+        raise NotInScope(tuple(missing_ids), discovery.scope)
+    for missing in missing_ids:
         decided.append(
             SubscriptionResult(
                 Subscription(missing, "", ()),

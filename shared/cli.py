@@ -15,7 +15,7 @@ from .arm_errors import clean_message
 from .azure_clients import build_credential
 from .checker import exit_code, exit_reason, run_check
 from .config import Settings, load_settings
-from .errors import MonitorError
+from .errors import MonitorError, NotInScope
 from .models import Report
 from .notify.command import add_check_arguments, notify_after_check, run_notify_test, wants_notification
 from .remediation.command import add_fix_parser, run_fix_command
@@ -65,6 +65,8 @@ async def check_and_print(
     credential = credential or build_credential(settings)
     try:
         report = await run_check(settings, credential)
+    except NotInScope:
+        raise  # the caller's mistake, not a failed run: said on stderr (exit 2), never posted with --notify
     except MonitorError as error:
         print(f"error: {error}", file=sys.stderr)
         if on_failure is not None:

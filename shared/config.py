@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
 from . import api_versions
 from .alerts.settings import STATE_APP_SETTINGS, StateSettings, load_state_settings
@@ -17,7 +16,7 @@ from .clouds import CLOUDS, Cloud, find_cloud
 from .errors import ConfigError
 from .notify.settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
 from .rules import RULES
-from .setting_values import choice, flag, items, whole_number
+from .setting_values import bare_https_endpoint, choice, flag, items, whole_number
 
 SEVERITIES = ("Low", "Medium", "High")
 RISK_LEVELS = ("Low", "Medium", "High", "Critical")
@@ -52,6 +51,7 @@ APP_SETTINGS: tuple[str, ...] = (
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 # Management group ids: letters, digits, '-', '_', '(', ')', '.'; at most 90 characters.
 _GROUP_ID = re.compile(r"^[A-Za-z0-9\-_().]{1,90}$")
+_DOT_SEGMENTS = frozenset({".", ".."})
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 
 
@@ -65,8 +65,12 @@ def is_subscription_id(value: str) -> bool:
 
 
 def is_management_group_id(value: str) -> bool:
-    """Only characters ARM allows in a management group id, at most 90 of them."""
-    return _GROUP_ID.fullmatch(value) is not None
+    """Only characters ARM allows in a management group id, at most 90 of them.
+
+    The one validator for every way a group id comes in (settings, command line, HTTP check). `.` and `..`
+    match the character rule but are URL dot-segments: in a request path `..` would climb out of the group.
+    """
+    return _GROUP_ID.fullmatch(value) is not None and value not in _DOT_SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class Settings:
     include_delegated: bool = False
     # Only these tenants' subscriptions (the command line's --tenant); empty means every tenant.
     tenant_ids: frozenset[str] = frozenset()
+    # include_subscription_ids came from a caller (command line, HTTP check), not INCLUDE_SUBSCRIPTION_IDS:
+    # one of them that the run cannot find is the caller's mistake (NotInScope), not a subscription in error.
+    subscriptions_requested: bool = False
     # Alert state in Table Storage; off unless STATE_TABLE_ENDPOINT or STATE_CONNECTION_STRING is set.
     state: StateSettings = field(default_factory=StateSettings)
     # Chat alerts (Teams, Slack); no channel unless TEAMS_WEBHOOK_URL or SLACK_WEBHOOK_URL is set.
@@ -112,7 +119,7 @@ class Settings:
             both = subs & self.exclude_subscription_ids
             if both:
                 problems.append("--subscription and EXCLUDE_SUBSCRIPTION_IDS both name " + ", ".join(sorted(both)))
-            updated = replace(updated, include_subscription_ids=subs)
+            updated = replace(updated, include_subscription_ids=subs, subscriptions_requested=True)
         if tenant_ids:
             # Naming customer tenants asks for their delegated subscriptions, whatever the setting says.
             tenants = _subscription_ids(",".join(tenant_ids), "--tenant", problems, "tenant ids")
@@ -201,11 +208,11 @@ def _subscription_ids(value: str, name: str, problems: list[str], what: str = "s
 
 def _group_ids(value: str, name: str, problems: list[str]) -> tuple[str, ...]:
     ids = items(value)
-    bad = [item for item in ids if not _GROUP_ID.match(item)]
+    bad = [item for item in ids if not is_management_group_id(item)]
     if bad:
         problems.append(f"{name} has values that are not management group ids: {', '.join(bad)}")
     # Keep order (it decides nothing but reads naturally) and drop repeats.
-    return tuple(dict.fromkeys(item for item in ids if _GROUP_ID.match(item)))
+    return tuple(dict.fromkeys(item for item in ids if is_management_group_id(item)))
 
 
 def _domains(value: str, problems: list[str]) -> tuple[str, ...]:
@@ -217,10 +224,6 @@ def _domains(value: str, problems: list[str]) -> tuple[str, ...]:
 
 
 def _arm_endpoint(value: str, problems: list[str]) -> str:
-    parts = urlsplit(value)
     # Bearer tokens travel to this endpoint, so plain HTTP is never acceptable.
-    if parts.scheme != "https" or not parts.hostname:
-        problems.append(f"ARM_ENDPOINT={value!r} must be an https:// URL")
-    elif parts.path not in ("", "/") or parts.query or parts.fragment:
-        problems.append(f"ARM_ENDPOINT={value!r} must be a bare endpoint such as https://management.azure.com")
-    return value.rstrip("/")
+    endpoint = bare_https_endpoint(value, "ARM_ENDPOINT", "https://management.azure.com", problems)
+    return endpoint or CLOUDS["azurecloud"].arm_endpoint

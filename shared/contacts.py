@@ -22,7 +22,7 @@ from azure.mgmt.security.aio import SecurityCenter
 
 from .api_versions import CONTACTS_FALLBACK
 from .api_versions import PROVIDERS as PROVIDERS_API_VERSION
-from .arm_errors import describe_response, error_fields
+from .arm_errors import describe_response, error_fields, is_unregistered_provider
 from .arm_paging import ArmCallError, ArmReader
 from .contact_shapes import ContactShapeError, parse_contacts
 from .errors import MonitorError
@@ -160,7 +160,7 @@ class ContactReader:
         if status == 404 and _means_no_contact(lowered, message):
             self.api_versions_used.add(api_version)
             return ContactSettings.not_configured(api_version)
-        if status == 409 and lowered == "missingsubscriptionregistration":
+        if is_unregistered_provider(status, code):
             self.api_versions_used.add(api_version)
             return ContactSettings.provider_not_registered(api_version)
         if status == 400 and lowered in _UNSUPPORTED_API_CODES:

@@ -47,6 +47,8 @@ class Discovery:
     outside_tree: tuple[Subscription, ...] = ()
     # Listed subscriptions of other tenants (Azure Lighthouse delegations) not asked for, so not in the report.
     delegated_left_out: int = 0
+    # The scope groups' display names, in `scope` order.
+    scope_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ async def discover(
     found: dict[str, Subscription] = {}
     home_tenants: set[str] = set()
     at_root = False
+    names: list[str] = []
     for group_id in scope:
         tree = await _read_tree(reader, group_id)
+        names.append(group_name(tree, group_id))
         tenant_id = _tenant_of(tree)
         if tenant_id:
             home_tenants.add(tenant_id)
@@ -108,7 +112,8 @@ async def discover(
             "INCLUDE_DELEGATED_SUBSCRIPTIONS=true (or pass --tenant) to include them",
             len(delegated),
         )
-    return Discovery(scope, tuple(subscriptions), tuple(outside), 0 if include_delegated else len(delegated))
+    left_out = 0 if include_delegated else len(delegated)
+    return Discovery(scope, tuple(subscriptions), tuple(outside), left_out, tuple(names))
 
 
 async def delegated_subscriptions(reader: ArmReader, entries: list[_ListedSubscription]) -> list[Subscription]:
@@ -162,11 +167,20 @@ async def find_root_group_id(reader: ArmReader) -> str:
     )
 
 
+def group_name(tree: Any, group_id: str) -> str:
+    """A group's display name ("Tenant Root Group"), or its id where the tree does not say."""
+    properties = tree.get("properties") if isinstance(tree, dict) else None
+    name = properties.get("displayName") if isinstance(properties, dict) else None
+    if isinstance(name, str) and name:
+        return name
+    return str(tree.get("name") or group_id) if isinstance(tree, dict) else group_id
+
+
 def subscriptions_in(tree: Any, group_id: str, tenant_id: str = "") -> Iterator[Subscription]:
     """Subscriptions of an expanded group, each with the display names of the groups above it."""
     try:
         properties = tree.get("properties") or {}
-        name = properties.get("displayName") or tree.get("name") or group_id
+        name = group_name(tree, group_id)
         stack: list[tuple[Any, tuple[str, ...]]] = [(c, (name,)) for c in reversed(properties.get("children") or [])]
         while stack:
             child, path = stack.pop()

@@ -8,6 +8,7 @@ can produce a 500 or a stack trace.
 Status codes:
   200  the check ran; the verdict is in the report (`summary`, `exitCode`), not in the status
   400  a bad request parameter, body or content type, or a scope the settings rule out (ScopeOverrideError)
+  404  a requested subscription is not in the scope the run can see (NotInScope): `notFound` lists them
   405  a method other than GET or POST
   502  the run failed (scope unreadable, no subscriptions, authentication, ...): RunFailed's reason
   503  the app's own settings are invalid (ConfigError): every problem listed, fixed by the operator
@@ -25,9 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from .checker import exit_code
 from .config import ScopeOverrideError, Settings, is_management_group_id, is_subscription_id
-from .errors import ConfigError, MonitorError, RunFailed
+from .errors import ConfigError, MonitorError, NotInScope, RunFailed
 from .models import Report
-from .render_html import CONTENT_SECURITY_POLICY, report_to_html
+from .render_html import CONTENT_SECURITY_POLICY, DEFAULT_PORTAL_URL, report_to_html
 from .report_format import to_table
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,13 @@ async def handle_check(
     body: bytes,
     content_type: str | None,
     run: Callable[[CheckRequest], Awaitable[RunOutcome]],
+    *,
+    portal_url: str = DEFAULT_PORTAL_URL,
 ) -> HttpAnswer:
-    """Validate, run the check and answer; never raises for anything a caller or a run can cause."""
+    """Validate, run the check and answer; never raises for anything a caller or a run can cause.
+
+    `portal_url` is the cloud's portal, the base of the HTML page's per-subscription links.
+    """
     try:
         request = parse_check_request(method, params, body, content_type)
     except BadRequest as error:
@@ -159,7 +165,11 @@ async def handle_check(
     try:
         outcome = await run(request)
         report = outcome.report
-        return _answer(report, request.output_format)
+        return _answer(report, request.output_format, portal_url)
+    except NotInScope as error:
+        # Subscriptions the caller named that the run cannot find: nothing was checked, posted or stored.
+        log.info("check request rejected: %s", error)
+        return _error(404, str(error), extra={"notFound": list(error.subscription_ids)})
     except ScopeOverrideError as error:
         # Well-formed ids that the app settings rule out, e.g. a subscription in EXCLUDE_SUBSCRIPTION_IDS.
         log.info("check request rejected: %s", error)
@@ -183,11 +193,11 @@ async def handle_check(
         return _error(500, "the check failed unexpectedly; the details are in the function's log")
 
 
-def _answer(report: Report, output_format: str) -> HttpAnswer:
+def _answer(report: Report, output_format: str, portal_url: str) -> HttpAnswer:
     if output_format == "table":
         return HttpAnswer(200, to_table(report) + "\n", "text/plain", dict(_COMMON_HEADERS))
     if output_format == "html":
-        return HttpAnswer(200, report_to_html(report), "text/html", dict(_HTML_HEADERS))
+        return HttpAnswer(200, report_to_html(report, portal_url), "text/html", dict(_HTML_HEADERS))
     document: dict[str, object] = {}
     for key, value in report.to_dict().items():
         document[key] = value
@@ -199,11 +209,16 @@ def _answer(report: Report, output_format: str) -> HttpAnswer:
 
 
 def _error(
-    status: int, message: str, headers: Mapping[str, str] | None = None, problems: list[str] | None = None
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    problems: list[str] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> HttpAnswer:
     document: dict[str, object] = {"error": message}
     if problems:
         document["problems"] = problems
+    document.update(extra or {})
     return HttpAnswer(status, json.dumps(document) + "\n", "application/json", {**_COMMON_HEADERS, **(headers or {})})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -153,6 +154,13 @@ class Report:
     generated_at: str
     contacts_api_versions: tuple[str, ...] = field(default=())
     stats: RunStats | None = None
+    # Display names of the scope groups, in `scope` order ("Tenant Root Group"); empty when unknown.
+    scope_names: tuple[str, ...] = ()
+
+    def scope_name(self, index: int) -> str:
+        """The scope group's display name, or its id where the walk did not say."""
+        names = self.scope_names
+        return (names[index] if index < len(names) else "") or self.scope[index]
 
     def count(self, status: Status) -> int:
         return sum(1 for result in self.results if result.status is status)
@@ -205,6 +213,8 @@ class AlertItem:
     kind: AlertKind
     # The current result (for RESOLVED, the passing result that ended the alert).
     result: SubscriptionResult
+    # When the stored alert state first saw this subscription failing; None without state (the CLI).
+    first_seen: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from .azure_clients import build_credential
 from .checker import exit_code, run_check
 from .clouds import CLOUDS, find_cloud
 from .config import Settings, load_settings
-from .errors import ConfigError, MonitorError
+from .errors import ConfigError, MonitorError, NotInScope
 from .models import AlertKind, Report
 from .notify import DeliveryResult, deliver_batch, deliver_run_failure
 from .notify.settings import NotifySettings, load_notify_settings
@@ -100,6 +100,10 @@ async def _monitored(
 ) -> MonitorOutcome:
     try:
         report = await run_check(settings, credential)
+    except NotInScope:
+        # The caller named subscriptions that are not there: answered to the caller, never announced or stored.
+        _log_summary(summary, started, outcome="rejected", reason="requested subscriptions not found in scope")
+        raise
     except Exception as error:  # any failure (auth, scope, deadline) is announced, then re-raised
         reason = _reason(error)
         _log_summary(summary, started, outcome="failed", reason=reason)

@@ -4,6 +4,7 @@ instead of raising, so every loader can report all problems at once."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -49,3 +50,47 @@ def choice(value: str, name: str, choices: tuple[str, ...], default: str, proble
         problems.append(f"{name}={value!r} must be one of {', '.join(choices)}")
         return default
     return canonical
+
+
+# Signs that an endpoint setting holds a credential rather than an address (a storage connection string).
+_CREDENTIAL_MARKERS = ("accountkey=", "sharedaccesssignature=", "defaultendpointsprotocol=", "sig=")
+
+
+def bare_https_endpoint(value: str, name: str, example: str, problems: list[str], hint: str = "") -> str | None:
+    """`https://host[:port]` without a trailing slash; None (and a problem) for anything else.
+
+    Endpoint settings are where a connection string or a SAS URL gets pasted by mistake, so a problem
+    names the setting and what is wrong with its shape but never repeats the value.
+    """
+    reason = _endpoint_shape_problem(value)
+    if reason is None:
+        return value.rstrip("/")
+    problems.append(
+        f"{name} must be a bare https:// endpoint such as {example}: the value {reason} "
+        f"(value not shown: it may hold a secret){hint}"
+    )
+    return None
+
+
+def _endpoint_shape_problem(value: str) -> str | None:
+    lowered = value.lower()
+    if any(marker in lowered for marker in _CREDENTIAL_MARKERS):
+        return "looks like a connection string or a SAS token"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme.lower() != "https":
+        return "does not start with https://"
+    if not parts.hostname:
+        return "has no host name"
+    if parts.username is not None or parts.password is not None:
+        return "carries a user name or password"
+    if parts.query:
+        return "has a query string"
+    if parts.fragment or "#" in value:
+        return "has a fragment"
+    if parts.path not in ("", "/"):
+        return "has a path after the host name"
+    return None

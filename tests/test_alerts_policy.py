@@ -56,6 +56,20 @@ def test_an_unchanged_failure_is_quiet_until_the_reminder_period_has_passed():
     assert change.state.first_seen == NOW - WEEK
 
 
+def test_each_alerted_item_carries_when_its_failure_was_first_seen():
+    failing = result(1, Status.FAIL, "contact-email")
+    fixed = result(2, Status.PASS)
+    previous = {**stored(failing, NOW - WEEK), **stored(result(2, Status.FAIL, "contact-email"), NOW - 2 * WEEK)}
+
+    reminded = decide(previous, report(failing, fixed, result(3, Status.FAIL, "contact-email")), NOW, WEEK)
+
+    assert [(item.result.subscription.display_name, item.first_seen) for item in reminded.batch.items] == [
+        ("sub-1", NOW - WEEK),
+        ("sub-2", NOW - 2 * WEEK),
+        ("sub-3", NOW),
+    ]
+
+
 def test_a_changed_set_of_failing_rules_is_new_again():
     before = result(1, Status.FAIL, "contact-email")
     after = result(1, Status.FAIL, "contact-email", "owner-notifications")

@@ -1,5 +1,8 @@
 """The emulator behaves like ARM where the monitor depends on it, including its refusals."""
 
+import threading
+import time
+
 import requests
 
 from emulator.faults import Fault
@@ -139,3 +142,76 @@ def test_admin_endpoints_report_counts_and_accept_faults(emulator, use_tenant):
     assert added.status_code == 201
     assert failed.status_code == 503
     assert stats["calls"]["subscriptions.list"] == 1
+
+
+def test_a_contact_change_lands_with_the_nth_read_which_still_answers_the_old_contact(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, contact=good_contact(emails=["a@contoso.com"]))
+    use_tenant(builder)
+    admin = emulator.arm_endpoint + "/_emulator"
+    change = {"subscriptionId": sub, "afterReads": 2, "changes": {"emails": ["a@contoso.com", "soc@contoso.com"]}}
+    added = requests.post(admin + "/contact-changes", json=change, verify=emulator.ca_path, timeout=5)
+    refused = requests.post(
+        admin + "/contact-changes",
+        json={**change, "changes": {"colour": "red"}},
+        verify=emulator.ca_path,
+        timeout=5,
+    )
+    bearer = token(emulator)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    answers = [arm_get(emulator, path, bearer, **{"api-version": "2023-12-01-preview"}) for _ in range(3)]
+    emails = [answer.json()["value"][0]["properties"]["emails"] for answer in answers]
+
+    assert (added.status_code, refused.status_code) == (201, 400)
+    assert emails == ["a@contoso.com", "a@contoso.com", "a@contoso.com;soc@contoso.com"]
+
+
+def test_an_unregistered_provider_answers_with_the_code_the_scenario_gives(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(
+        1, contact=None, security_provider_registered=False, unregistered_code="Subscription Not Registered"
+    )
+    use_tenant(builder)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    response = arm_get(emulator, path, token(emulator), **{"api-version": "2023-12-01-preview"})
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "Subscription Not Registered"
+
+
+def test_a_write_held_past_a_reset_never_lands_on_the_next_tenant(emulator, use_tenant):
+    first = TenantBuilder()
+    sub = first.subscription(1, contact=good_contact(emails=["old@contoso.com"]))
+    use_tenant(first)
+    bearer = token(emulator)
+    held = Fault(match="securityContacts/default", status=200, delay_seconds=1)
+    emulator.add_fault(held)
+    body = {"properties": {"emails": "late@contoso.com", "isEnabled": True}}
+    answers: list[requests.Response] = []
+    late = threading.Thread(
+        target=lambda: answers.append(
+            requests.put(
+                f"{emulator.arm_endpoint}/subscriptions/{sub}/providers/Microsoft.Security/securityContacts/default",
+                params={"api-version": "2023-12-01-preview"},
+                json=body,
+                headers={"Authorization": f"Bearer {bearer}"},
+                verify=emulator.ca_path,
+                timeout=10,
+            )
+        )
+    )
+    late.start()
+    deadline = time.monotonic() + 10
+    while held.times and time.monotonic() < deadline:  # until the PUT has arrived and is held by the fault
+        time.sleep(0.01)
+    emulator.reset()  # what the next test's fixture does
+    second = TenantBuilder()
+    second.subscription(1, contact=good_contact(emails=["next@contoso.com"]))
+    use_tenant(second)
+    late.join(timeout=10)
+
+    assert answers and answers[0].status_code == 503
+    assert emulator.tenant.subscriptions[sub].contact.emails == ["next@contoso.com"]
+    assert emulator.tenant.subscriptions[sub].raw_contacts == {}

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from emulator import SAMPLE_SCENARIO, Tenant
-from emulator.faults import Fault
+from emulator.faults import ContactChange, Fault
 from shared.cli import main
 from shared.demo import EMULATOR_CREDENTIAL_OPTIONS
 from shared.remediation.demo import show_fix_preview
@@ -336,8 +336,10 @@ def test_nothing_to_fix_exits_0_without_asking_or_writing(emulator, use_tenant, 
 
     code = main(["fix", "--email", EMAIL, "--apply", "--yes"])
 
+    out = capsys.readouterr().out
     assert code == 0
-    assert "Nothing to fix" in capsys.readouterr().out
+    assert "Nothing to fix" in out
+    assert "Dry run" not in out and "add --apply" not in out
     assert emulator.stats.writes == []
 
 
@@ -383,3 +385,107 @@ def test_a_write_with_no_answer_before_the_deadline_is_reported_as_maybe_written
     entry = by_id(document)[slow]
     assert entry["outcome"] == "failed"
     assert entry["reason"].startswith("no answer before the deadline (the change may or may not have been written")
+
+
+def test_apply_with_nothing_it_can_write_says_so_and_never_calls_itself_a_dry_run(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    bad = builder.subscription(1, "corp", good_contact(emails=["hr-it(at)contoso.com"]))
+    use_tenant(builder)
+
+    code = main(["fix", "--email", EMAIL, "--apply", "--yes"])
+    text = capsys.readouterr().out
+    json_code, document = fix(capsys, "--apply", "--yes")
+
+    assert code == json_code == 1  # the bad address is still there: not everything is fixed
+    assert text.startswith("Nothing was written: no subscription has a change this command can write.")
+    assert "Dry run" not in text and "add --apply" not in text
+    assert "cannot be fixed by this command" in text
+    assert (document["mode"], by_id(document)[bad]["outcome"]) == ("apply", "cannot-fix")
+    assert emulator.stats.writes == []
+
+
+def contact_reads(emulator, sub: str) -> int:
+    return sum(1 for _, route, target, _ in emulator.stats.log if route == "securityContacts" and sub in target)
+
+
+def reads_before_the_write(emulator, sub: str, capsys) -> int:
+    """How many times a fix reads the contact before it writes: the dry run makes exactly those reads."""
+    fix(capsys)
+    reads = contact_reads(emulator, sub)
+    emulator.reset()
+    return reads
+
+
+def test_a_contact_changed_between_plan_and_write_is_not_written_and_the_address_added_meanwhile_survives(
+    emulator, use_tenant, capsys
+):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, "corp", good_contact(emails=["a@contoso.com"], roles=["Contributor"]))
+    use_tenant(builder)
+    # Someone adds an address in the portal while the operator reads the plan.
+    added = ["a@contoso.com", "soc@contoso.com"]
+    emulator.add_contact_change(ContactChange(sub, reads_before_the_write(emulator, sub, capsys), {"emails": added}))
+
+    code, document = fix(capsys, "--apply", "--yes")
+
+    entry = by_id(document)[sub]
+    assert code == 1
+    assert entry["outcome"] == "changed-since-planned"
+    assert entry["reason"].startswith("the contact changed since it was planned (emails); nothing was written")
+    assert written(emulator) == []
+    assert emulator.tenant.subscriptions[sub].contact.emails == added
+
+    again, document = fix(capsys, "--apply", "--yes")
+
+    assert (again, by_id(document)[sub]["outcome"]) == (0, "fixed")
+    properties = emulator.tenant.subscriptions[sub].raw_contacts[V2023][0]["properties"]
+    assert properties["emails"] == "a@contoso.com;soc@contoso.com"
+    assert properties["notificationsByRole"]["roles"] == ["Contributor", "Owner"]
+
+
+def test_a_contact_fixed_by_someone_else_after_the_plan_is_not_written_again(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, "corp", good_contact(enabled=False))
+    use_tenant(builder)
+    emulator.add_contact_change(ContactChange(sub, reads_before_the_write(emulator, sub, capsys), {"enabled": True}))
+
+    code = main(["fix", "--email", EMAIL, "--apply", "--yes"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "changed since planned, not written" in out
+    assert "needs no change now; nothing was written: run fix again to review it" in out
+    assert written(emulator) == []
+
+
+def test_the_contact_is_read_again_just_before_each_write(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, "corp", good_contact(enabled=False))
+    use_tenant(builder)
+    before = reads_before_the_write(emulator, sub, capsys)
+
+    fix(capsys, "--apply", "--yes")
+
+    assert len(written(emulator)) == 1
+    assert contact_reads(emulator, sub) == before + 3  # the re-read, the PUT and the read-back
+
+
+def test_a_write_refused_as_subscription_not_registered_gives_the_register_hint(emulator, use_tenant, capsys):
+    builder = TenantBuilder()
+    sub = builder.subscription(
+        1, "corp", None, security_provider_registered=False, unregistered_code="Subscription Not Registered"
+    )
+    use_tenant(builder)
+
+    code, document = fix(capsys, "--apply", "--yes")
+
+    entry = by_id(document)[sub]
+    assert code == 1
+    assert "409 Subscription Not Registered" in entry["reason"]
+    assert f"az provider register --namespace Microsoft.Security --subscription {sub}" in entry["reason"]
+    assert not any("/register" in target for _, target in emulator.stats.writes)
+
+
+def test_the_emulator_refuses_a_contact_change_to_a_field_a_contact_does_not_have(emulator):
+    with pytest.raises(ValueError, match="colour"):
+        emulator.add_contact_change(ContactChange(subscription_id(1), 1, {"colour": "red"}))

@@ -474,6 +474,7 @@ def test_the_html_format_is_a_page(app_settings, use_tenant):
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert "sub-2" in response.get_body().decode()
+    assert response.get_body().decode().count('href="https://portal.azure.com/#view/') == 4
 
 
 @pytest.mark.parametrize(

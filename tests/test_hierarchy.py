@@ -54,6 +54,13 @@ def test_nested_groups_are_walked_whether_typed_as_live_arm_or_as_the_spec_examp
     assert subs[subscription_id(1)].display_name == "sub-1"
 
 
+def test_the_scope_groups_display_names_are_kept_for_people_to_read(emulator, use_tenant, discover_with):
+    use_tenant(nested_tenant())
+
+    assert discover_with().scope_names == ("Tenant Root Group",)
+    assert discover_with("corp", "platform").scope_names == ("Corp", "Platform")
+
+
 def test_the_emulator_serves_the_live_child_type_by_default():
     assert TenantBuilder().tenant.group_child_type == "/providers/Microsoft.Management/managementGroups"
 

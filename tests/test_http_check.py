@@ -328,6 +328,16 @@ def test_an_html_check_answers_a_page_locked_down_by_its_headers(use_tenant, rea
     assert result.headers["Cache-Control"] == "no-store"
 
 
+def test_the_html_page_links_each_subscription_into_the_portal_it_is_given(use_tenant, real_run):
+    use_tenant(mixed_tenant())
+
+    result = asyncio.run(
+        handle_check("GET", query("format=html"), b"", None, real_run(), portal_url="https://portal.azure.cn")
+    )
+
+    assert result.body.count('<a href="https://portal.azure.cn/#view/Microsoft_Azure_Security/') == 3
+
+
 def test_a_run_that_fails_answers_502_with_the_reason(use_tenant, real_run):
     use_tenant(TenantBuilder())
 

@@ -199,7 +199,7 @@ def test_a_failed_message_stops_its_channel_and_says_how_many_were_sent(webhooks
 
 def test_slack_messages_are_paced(webhooks):
     paced = DeliveryPolicy(**{**FAST.__dict__, "slack_interval_seconds": 0.2})
-    many = batch_from_report(failing_report(300), settings_without_urls())
+    many = batch_from_report(failing_report(500), settings_without_urls())
 
     _, slack = deliver_batch(many, settings(webhooks, NOTIFY_MAX_MESSAGES="3"), policy=paced)
 

@@ -138,3 +138,35 @@ def test_the_settings_repr_hides_the_webhook_urls():
 
 def test_every_notify_setting_is_in_the_app_settings_catalogue():
     assert set(NOTIFY_SETTINGS) <= set(APP_SETTINGS)
+
+
+def test_a_report_url_is_optional_and_kept_when_it_is_a_plain_https_link():
+    assert notify()[0].report_url is None
+    url = "https://reports.contoso.example/defender-contacts?format=html"
+
+    settings, problems = notify(REPORT_URL=url)
+
+    assert problems == [] and settings.report_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://reports.contoso.example/SECRETX", "must be an https:// URL"),
+        ("reports.contoso.example/SECRETX", "must be an https:// URL"),
+        ("https://user:SECRETX@reports.contoso.example/", "user name or password"),
+        ("https://reports.contoso.example:99999/SECRETX", "not a valid URL"),
+        (
+            "https://func.azurewebsites.net/api/check?format=html&code=SECRETX",
+            "carries a credential in its query (code)",
+        ),
+        ("https://acct.blob.core.windows.net/r/report.html?sv=2024&sig=SECRETX", "credential in its query (sig)"),
+        ("https://reports.contoso.example/" + "SECRETX" * 400, "at most 2000 characters"),
+    ],
+)
+def test_a_bad_report_url_is_a_problem_that_never_echoes_the_url(url, expected):
+    settings, problems = notify(REPORT_URL=url)
+
+    assert settings.report_url is None
+    assert len(problems) == 1 and expected in problems[0] and "REPORT_URL" in problems[0]
+    assert "SECRETX" not in problems[0]

@@ -78,14 +78,14 @@ def decide(
         if result.status in watched:
             current = fingerprint(result)
             if before is None or before.status is not result.status or before.fingerprint != current:
-                items.append(AlertItem(AlertKind.NEW, result))
+                items.append(AlertItem(AlertKind.NEW, result, now))
                 state = AlertState(key, result.status, current, now, now, result.subscription.display_name)
                 changes.append(StateChange(key, state, before.etag if before else None))
             elif now - before.last_notified >= remind_after:
-                items.append(AlertItem(AlertKind.REMINDER, result))
+                items.append(AlertItem(AlertKind.REMINDER, result, before.first_seen))
                 state = replace(before, last_notified=now, display_name=result.subscription.display_name, etag=None)
                 changes.append(StateChange(key, state, before.etag))
         elif result.status is Status.PASS and before is not None:
-            items.append(AlertItem(AlertKind.RESOLVED, result))
+            items.append(AlertItem(AlertKind.RESOLVED, result, before.first_seen))
             changes.append(StateChange(key, None, before.etag))
     return Decision(AlertBatch(report, tuple(items)), tuple(changes))

@@ -6,9 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-from ..setting_values import whole_number
+from ..setting_values import bare_https_endpoint, whole_number
 
 DEFAULT_TABLE_NAME = "contactmonitorstate"
 DEFAULT_REMIND_AFTER_HOURS = 168
@@ -48,16 +47,17 @@ def load_state_settings(environ: Mapping[str, str], problems: list[str]) -> Stat
     def text(name: str) -> str:
         return environ.get(name, "").strip()
 
-    endpoint = text("STATE_TABLE_ENDPOINT").rstrip("/") or None
-    if endpoint:
-        parts = urlsplit(endpoint)
-        # A bearer token travels to this endpoint, so plain HTTP is never acceptable.
-        if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query:
-            problems.append(
-                f"STATE_TABLE_ENDPOINT={endpoint!r} must be a bare https:// endpoint such as "
-                "https://<account>.table.core.windows.net"
-            )
-            endpoint = None
+    endpoint: str | None = None
+    if text("STATE_TABLE_ENDPOINT"):
+        # A bearer token travels to this endpoint, so plain HTTP is never acceptable; a connection string or
+        # SAS URL pasted here is named, never repeated (it reaches the log, the chat and the HTTP 503 body).
+        endpoint = bare_https_endpoint(
+            text("STATE_TABLE_ENDPOINT"),
+            "STATE_TABLE_ENDPOINT",
+            "https://<account>.table.core.windows.net",
+            problems,
+            hint="; a connection string belongs in STATE_CONNECTION_STRING",
+        )
     connection_string = text("STATE_CONNECTION_STRING") or None
     if connection_string and "=" not in connection_string:
         problems.append("STATE_CONNECTION_STRING is not a storage connection string (value not shown)")

@@ -45,9 +45,13 @@ def notifiers(settings: NotifySettings, channels: tuple[str, ...] | None = None)
     built: dict[str, Notifier] = {}
     for channel in chosen:
         if channel == "teams":
-            built[channel] = TeamsNotifier(settings.portal_url, settings.max_messages, settings.teams_webhook_url)
+            built[channel] = TeamsNotifier(
+                settings.portal_url, settings.max_messages, settings.teams_webhook_url, settings.report_url
+            )
         elif channel == "slack":
-            built[channel] = SlackNotifier(settings.portal_url, settings.max_messages, settings.slack_webhook_url)
+            built[channel] = SlackNotifier(
+                settings.portal_url, settings.max_messages, settings.slack_webhook_url, settings.report_url
+            )
     return built
 
 

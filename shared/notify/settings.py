@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..clouds import Cloud
 from ..models import Status
@@ -22,6 +22,7 @@ NOTIFY_ALLOWED_HOSTS = "NOTIFY_ALLOWED_HOSTS"
 NOTIFY_ON = "NOTIFY_ON"
 NOTIFY_MAX_MESSAGES = "NOTIFY_MAX_MESSAGES"
 NOTIFY_ALWAYS = "NOTIFY_ALWAYS"
+REPORT_URL = "REPORT_URL"
 
 NOTIFY_SETTINGS: tuple[str, ...] = (
     TEAMS_WEBHOOK_URL,
@@ -30,6 +31,7 @@ NOTIFY_SETTINGS: tuple[str, ...] = (
     NOTIFY_ON,
     NOTIFY_MAX_MESSAGES,
     NOTIFY_ALWAYS,
+    REPORT_URL,
 )
 
 DEFAULT_NOTIFY_ON = frozenset({Status.FAIL, Status.ERROR})
@@ -39,6 +41,11 @@ MAX_MESSAGES_LIMIT = 50
 # Host suffixes ("." prefix: any subdomain) and exact hosts each channel's webhooks live on.
 TEAMS_HOSTS = (".logic.azure.com", ".environment.api.powerplatform.com", ".webhook.office.com")
 SLACK_HOSTS = ("hooks.slack.com",)
+
+# Query parameters that carry a credential (a function key, a SAS signature, a token): a link
+# posted to a channel must not hand it to everyone who reads the channel.
+_SECRET_PARAMETERS = frozenset({"code", "sig", "key", "token", "access_token", "api_key", "apikey", "password"})
+MAX_REPORT_URL_LENGTH = 2000
 
 _HOST = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
@@ -54,6 +61,8 @@ class NotifySettings:
     portal_url: str = "https://portal.azure.com"
     # Post even when nothing needs attention (an "all clear" message).
     always: bool = False
+    # Where the full report can be read (behind the organisation's own sign-in); every message links it.
+    report_url: str | None = None
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -80,6 +89,7 @@ def load_notify_settings(environ: Mapping[str, str], cloud: Cloud, problems: lis
         ),
         portal_url=cloud.portal_url,
         always=flag(text(NOTIFY_ALWAYS), NOTIFY_ALWAYS, False, problems),
+        report_url=_report_url(text(REPORT_URL), problems),
     )
 
 
@@ -123,6 +133,32 @@ def _webhook(
         )
         return None
     return value
+
+
+def _report_url(value: str, problems: list[str]) -> str | None:
+    if not value:
+        return None
+    # Messages name the setting, never the value: a URL pasted with a key in it must not be echoed.
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        problems.append(f"{REPORT_URL} is not a valid URL")
+        return None
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        problems.append(f"{REPORT_URL} must be an https:// URL")
+    elif parts.username or parts.password:
+        problems.append(f"{REPORT_URL} must not contain a user name or password")
+    elif secret := sorted(_SECRET_PARAMETERS & {name.lower() for name, _ in parse_qsl(parts.query, True)}):
+        problems.append(
+            f"{REPORT_URL} carries a credential in its query ({', '.join(secret)}); it is posted to chat, so use "
+            "a link behind your organisation's sign-in instead"
+        )
+    elif len(value) > MAX_REPORT_URL_LENGTH or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        problems.append(f"{REPORT_URL} must be one line of at most {MAX_REPORT_URL_LENGTH} characters")
+    else:
+        return value
+    return None
 
 
 def _allowed_hosts(value: str, problems: list[str]) -> tuple[str, ...]:

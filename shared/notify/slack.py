@@ -10,14 +10,28 @@ from typing import Any
 
 from ..models import AlertBatch
 from .delivery import DeliveryPolicy, WebhookChannel
-from .digest import SECTION_HINTS, SECTION_TITLES, Digest, Entry, Page, build_digest, paginate
-from .text import slack_escape
+from .digest import (
+    FIX_WHERE,
+    MAX_ENTRIES_PER_MESSAGE,
+    SECTION_HINTS,
+    SECTION_TITLES,
+    Digest,
+    Entry,
+    Page,
+    build_digest,
+    paginate,
+    stories,
+)
+from .text import plural, slack_escape
 
 CHANNEL = "slack"
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_FALLBACK_TEXT = 3000
+# Slack refuses blocks with too much text in total (`msg_blocks_too_long`), a limit it does not
+# document: 11,341 characters were refused, 9,597 accepted (slackapi/bolt-js#2509, #2867).
+MAX_BLOCKS_TEXT = 9_000
 
 Payload = dict[str, Any]
 
@@ -26,17 +40,27 @@ class SlackNotifier(WebhookChannel):
     channel = CHANNEL
     accepted_statuses = frozenset({200})
 
+    def __init__(
+        self, portal_url: str, max_messages: int, url: str | None = None, report_url: str | None = None
+    ) -> None:
+        super().__init__(portal_url, max_messages, url)
+        self.report_url = report_url
+
     def pacing_seconds(self, policy: DeliveryPolicy) -> float:
         # Incoming webhooks take about one message a second.
         return policy.slack_interval_seconds
 
     def render(self, batch: AlertBatch) -> list[Payload]:
-        digest = build_digest(batch, self.portal_url)
+        digest = build_digest(batch, self.portal_url, self.report_url)
+        budget = digest.message_budget(self.max_messages)
 
         def fits(page: Page) -> bool:
-            return len(_message(digest, page, self.max_messages)["blocks"]) <= MAX_BLOCKS
+            if len(page.entries) > MAX_ENTRIES_PER_MESSAGE:
+                return False
+            blocks = _message(digest, page, budget)["blocks"]
+            return len(blocks) <= MAX_BLOCKS and blocks_text_length(blocks) <= MAX_BLOCKS_TEXT
 
-        pages = paginate(digest.entries, fits, self.max_messages)
+        pages = paginate(digest.entries, fits, budget)
         payloads = [_message(digest, page, len(pages)) for page in pages]
         for payload in payloads:
             problems = limit_problems(payload)
@@ -68,21 +92,46 @@ def limit_problems(payload: Payload) -> list[str]:
         for element in block.get("elements", []):
             if len(element.get("text", "")) > MAX_SECTION_TEXT:
                 problems.append(f"block {index}: context text over {MAX_SECTION_TEXT} characters")
+    total = blocks_text_length(blocks)
+    if total > MAX_BLOCKS_TEXT:
+        problems.append(f"{total} characters of block text (limit {MAX_BLOCKS_TEXT})")
     return problems
+
+
+def blocks_text_length(blocks: list[dict[str, Any]]) -> int:
+    """The text this module puts in blocks: header and section texts and context elements."""
+    total = 0
+    for block in blocks:
+        if isinstance(block.get("text"), dict):
+            total += len(block["text"].get("text", ""))
+        total += sum(len(element.get("text", "")) for element in block.get("elements", []))
+    return total
 
 
 def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
     title = digest.title if total_pages == 1 else f"{digest.title} (part {page.number} of {total_pages})"
     blocks: list[dict[str, Any]] = [
         _header(title),
-        _section(f"*{slack_escape(digest.counts)}*\nScope: {slack_escape(digest.scope)}"),
+        _section(
+            f"*{slack_escape(digest.counts)}*\n"
+            f"Scope: {slack_escape(digest.scope)} · checked {slack_escape(digest.generated_at)}"
+        ),
     ]
-    if not digest.entries:
-        blocks.append(_section("Every checked subscription passes. Nothing needs attention."))
+    if page.number == 1:
+        blocks.extend(_overview(digest))
     totals = dict(digest.section_totals)
     previous: Entry | None = None
-    for entry in page.entries:
+    lines: list[str] = []
+
+    def flush() -> None:
+        if lines:
+            blocks.append(_section("\n".join(lines)))
+            lines.clear()
+
+    for story in stories(page.entries):
+        entry = story[0]
         if previous is None or entry.section is not previous.section:
+            flush()
             continued = " (continued)" if previous is None and page.continues_section else ""
             blocks.append({"type": "divider"})
             blocks.append(
@@ -91,34 +140,85 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
                     f"_{SECTION_HINTS[entry.section]}_"
                 )
             )
+        # Groups and their stories share section blocks (up to the text limit): blocks are the scarce resource.
+        texts = _story_texts(story)
         if previous is None or entry.section is not previous.section or entry.group != previous.group:
-            blocks.append(_context(f":file_folder: *{slack_escape(entry.group)}*"))
-        blocks.append(_section(_entry_text(entry)))
+            texts[0] = f":file_folder: *{slack_escape(entry.group)}*\n{texts[0]}"
+        for text in texts:
+            if lines and len("\n".join(lines)) + 1 + len(text) > MAX_SECTION_TEXT:
+                flush()
+            lines.append(text)
         previous = entry
-    fixes = [fix for fix in digest.fixes if fix.label in page.fixes_needed]
-    if fixes:
-        share = (MAX_SECTION_TEXT - 20) // len(fixes) - 10
-        lines = [f"• `{slack_escape(fix.label)}`: {_cut(slack_escape(fix.text), share)}" for fix in fixes]
-        blocks.append({"type": "divider"})
-        blocks.append(_section("*How to fix*\n" + "\n".join(lines)))
+    flush()
     if page.overflow:
+        overflow = "*Not named here*\n" + "\n".join(slack_escape(line) for line in page.overflow)
+        if digest.report_url:
+            overflow += f"\n{_link(digest.report_url, 'Every subscription is in the full report')}"
         blocks.append({"type": "divider"})
-        blocks.append(_section("*Not shown here*\n" + "\n".join(slack_escape(line) for line in page.overflow)))
-    blocks.append(_context(f"Checked {slack_escape(digest.generated_at)} by Defender Contact Monitor"))
+        blocks.append(_section(overflow))
+    blocks.append(_context("Defender Contact Monitor"))
     return {"text": _cut(slack_escape(f"{title}. {digest.counts}"), MAX_FALLBACK_TEXT), "blocks": blocks}
 
 
-def _entry_text(entry: Entry) -> str:
-    heading = f"*{slack_escape(entry.name)}*  `{slack_escape(entry.subscription_id)}`"
-    if entry.link:
-        heading += f"  <{entry.link}|Email notifications>"
-    lines = [heading]
-    for detail in entry.details:
+def _overview(digest: Digest) -> list[dict[str, Any]]:
+    """The first message's lead: what this alert holds, what fails most and where, and how to fix it."""
+    if not digest.entries:
+        lines = ["Every checked subscription passes. Nothing needs attention."]
+    else:
+        lines = [f"In this alert: *{slack_escape(digest.in_this_alert)}*"]
+    if digest.by_rule:
+        rules = " · ".join(f"`{slack_escape(rule)}` *{count:,}*" for rule, count in digest.by_rule)
+        lines.append(f"Failing by rule: {rules}")
+    if digest.top_groups:
+        lines.append("Most failures:")
+        lines.extend(f"• {slack_escape(group)}: *{count:,}*" for group, count in digest.top_groups)
+        failing, groups = digest.other_groups
+        if groups:
+            lines.append(f"• … and {failing:,} in {plural(groups, 'other group')}")
+    if digest.report_url:
+        lines.append(_link(digest.report_url, "Open the full report"))
+    blocks = [_section("\n".join(lines))]
+    if digest.fixes:
+        fixes = [f"_{slack_escape(FIX_WHERE)}_"]
+        fixes.extend(
+            f"• `{slack_escape(fix.rule)}`: {slack_escape(fix.text)} {_link(fix.link, 'Learn more')}"
+            for fix in digest.fixes
+        )
+        blocks.append({"type": "divider"})
+        blocks.append(_section("*How to fix*\n" + "\n".join(fixes)))
+    return blocks
+
+
+def _story_texts(story: list[Entry]) -> list[str]:
+    """Subscriptions with the same findings: their names (each the portal link), then the findings once.
+
+    A long story is split into texts that each fit a section block; the findings close the last one.
+    """
+    first = story[0]
+    tail = f" · _{slack_escape(first.age)}_" if first.age else ""
+    for detail in first.details:
         if detail.label == "reason":
-            lines.append(f"Reason: {slack_escape(detail.text)}")
+            tail += f"\n      Reason: {slack_escape(detail.text)}"
         else:
-            lines.append(f"• `{slack_escape(detail.label)}`: {slack_escape(detail.text)}")
-    return _cut("\n".join(lines), MAX_SECTION_TEXT)
+            tail += f"\n      • `{slack_escape(detail.label)}`: {slack_escape(detail.text)}"
+    texts: list[str] = []
+    current = ""
+    for entry in story:
+        name = f"*{_link(entry.link, entry.name)}*" if entry.link else f"*{slack_escape(entry.name)}*"
+        if not entry.link:  # no portal link for a malformed id: the id itself is how to find it
+            name += f" `{slack_escape(entry.subscription_id)}`"
+        joined = f"{current} · {name}" if current else name
+        if current and len(joined) + len(tail) > MAX_SECTION_TEXT:
+            texts.append(current)
+            joined = name
+        current = joined
+    texts.append(current + tail)
+    return [_cut(text, MAX_SECTION_TEXT) for text in texts]
+
+
+def _link(url: str, label: str) -> str:
+    """`<url|label>`; a `|` in the URL would end it early, so it is percent-encoded."""
+    return f"<{slack_escape(url).replace('|', '%7C')}|{slack_escape(label)}>"
 
 
 def _header(text: str) -> dict[str, Any]:

@@ -13,15 +13,28 @@ from typing import Any
 
 from ..models import AlertBatch
 from .delivery import WebhookChannel
-from .digest import SECTION_HINTS, SECTION_TITLES, Detail, Digest, Entry, Page, Section, build_digest, paginate
-from .text import card_text
+from .digest import (
+    FIX_WHERE,
+    MAX_ENTRIES_PER_MESSAGE,
+    SECTION_HINTS,
+    SECTION_TITLES,
+    Detail,
+    Digest,
+    Entry,
+    Page,
+    Section,
+    build_digest,
+    paginate,
+    stories,
+)
+from .text import card_text, plural
 
 CHANNEL = "teams"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.5"
-# Teams rejects messages over 28,672 bytes (MessageSizeExceeded) after accepting them with 202;
-# the margin leaves room for what the flow adds around the card.
-MAX_PAYLOAD_BYTES = 27_000
+# Teams rejects messages over 28,672 bytes (MessageSizeExceeded) after accepting them with 202.
+# Cards stay under 20 KB: well inside that limit, and about as much as a person reads in one go.
+MAX_PAYLOAD_BYTES = 19_500
 
 _SECTION_COLORS = {
     Section.NEW_FAILURES: "Attention",
@@ -43,13 +56,22 @@ class TeamsNotifier(WebhookChannel):
     # Workflows answer 202; the legacy Office 365 connector answered 200.
     accepted_statuses = frozenset({200, 202})
 
+    def __init__(
+        self, portal_url: str, max_messages: int, url: str | None = None, report_url: str | None = None
+    ) -> None:
+        super().__init__(portal_url, max_messages, url)
+        self.report_url = report_url
+
     def render(self, batch: AlertBatch) -> list[Payload]:
-        digest = build_digest(batch, self.portal_url)
+        digest = build_digest(batch, self.portal_url, self.report_url)
+        budget = digest.message_budget(self.max_messages)
 
         def fits(page: Page) -> bool:
-            return len(encode(_message(digest, page, self.max_messages))) <= MAX_PAYLOAD_BYTES
+            if len(page.entries) > MAX_ENTRIES_PER_MESSAGE:
+                return False
+            return len(encode(_message(digest, page, budget))) <= MAX_PAYLOAD_BYTES
 
-        pages = paginate(digest.entries, fits, self.max_messages)
+        pages = paginate(digest.entries, fits, budget)
         payloads = [_message(digest, page, len(pages)) for page in pages]
         for payload in payloads:
             size = len(encode(payload))
@@ -70,80 +92,108 @@ def _message(digest: Digest, page: Page, total_pages: int) -> Payload:
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": card_text(title), "size": "Large", "weight": "Bolder", "wrap": True},
         _rich([_run(digest.counts, weight="Bolder")]),
-        _rich([_run("Scope: ", is_subtle=True), _run(digest.scope, is_subtle=True)], spacing="None"),
+        _rich(
+            [_run(f"Scope: {digest.scope} · checked {digest.generated_at}", is_subtle=True)],
+            spacing="None",
+        ),
     ]
-    if not digest.entries:
-        body.append(_rich([_run("Every checked subscription passes. Nothing needs attention.")]))
+    if page.number == 1:
+        body.extend(_overview(digest))
     previous: Entry | None = None
     totals = dict(digest.section_totals)
-    for entry in page.entries:
+    for story in stories(page.entries):
+        entry = story[0]
         if previous is None or entry.section is not previous.section:
             continued = " (continued)" if previous is None and page.continues_section else ""
-            body.append(
-                {
-                    "type": "TextBlock",
-                    "text": f"{SECTION_TITLES[entry.section]} ({totals[entry.section]:,}){continued}",
-                    "size": "Medium",
-                    "weight": "Bolder",
-                    "color": _SECTION_COLORS[entry.section],
-                    "separator": True,
-                    "spacing": "Large",
-                    "wrap": True,
-                }
-            )
+            body.append(_heading(f"{SECTION_TITLES[entry.section]} ({totals[entry.section]:,}){continued}"))
+            body[-1]["color"] = _SECTION_COLORS[entry.section]
             body.append(_rich([_run(SECTION_HINTS[entry.section], is_subtle=True, italic=True)], spacing="None"))
         if previous is None or entry.section is not previous.section or entry.group != previous.group:
-            body.append(_rich([_run(entry.group, weight="Bolder", color="Accent")], spacing="Medium"))
-        body.extend(_entry(entry))
+            # Plain bold: in Accent the path would look like one more link.
+            body.append(_rich([_run(entry.group, weight="Bolder")], spacing="Medium"))
+        body.extend(_story(story))
         previous = entry
-    fixes = [fix for fix in digest.fixes if fix.label in page.fixes_needed]
-    if fixes:
-        body.append(
-            {
-                "type": "TextBlock",
-                "text": "How to fix",
-                "size": "Medium",
-                "weight": "Bolder",
-                "separator": True,
-                "spacing": "Large",
-                "wrap": True,
-            }
-        )
-        body.extend(
-            _rich([_run(fix.label, weight="Bolder", font_type="Monospace"), _run(": " + fix.text)], spacing="Small")
-            for fix in fixes
-        )
     if page.overflow:
-        body.append(
-            {
-                "type": "TextBlock",
-                "text": "Not shown here",
-                "size": "Medium",
-                "weight": "Bolder",
-                "separator": True,
-                "spacing": "Large",
-                "wrap": True,
-            }
-        )
+        body.append(_heading("Not named here"))
         body.extend(_rich([_run(line)], spacing="None") for line in page.overflow)
-    body.append(
-        _rich(
-            [_run(f"Checked {digest.generated_at} by Defender Contact Monitor", is_subtle=True, size="Small")],
-            spacing="Medium",
-        )
-    )
+        if digest.report_url:
+            body.append(_report_link(digest.report_url, "Every subscription is in the full report"))
+    body.append(_rich([_run("Defender Contact Monitor", is_subtle=True, size="Small")], spacing="Medium"))
     return _wrap(body)
 
 
-def _entry(entry: Entry) -> list[dict[str, Any]]:
+def _overview(digest: Digest) -> list[dict[str, Any]]:
+    """The first message's lead: what this alert holds, what fails most and where, and how to fix it."""
+    blocks: list[dict[str, Any]] = []
+    if not digest.entries:
+        blocks.append(_rich([_run("Every checked subscription passes. Nothing needs attention.")]))
+    else:
+        blocks.append(_rich([_run("In this alert: ", is_subtle=True), _run(digest.in_this_alert, weight="Bolder")]))
+    if digest.by_rule:
+        runs = [_run("Failing by rule: ", is_subtle=True)]
+        for index, (rule, count) in enumerate(digest.by_rule):
+            runs.append(_run(("" if index == 0 else " · ") + rule, font_type="Monospace"))
+            runs.append(_run(f" {count:,}", weight="Bolder"))
+        blocks.append(_rich(runs, spacing="Small"))
+    if digest.top_groups:
+        blocks.append(_rich([_run("Most failures:", is_subtle=True)], spacing="Small"))
+        blocks.extend(
+            _rich([_run(f"{group}: "), _run(f"{count:,}", weight="Bolder")], spacing="None")
+            for group, count in digest.top_groups
+        )
+        failing, groups = digest.other_groups
+        if groups:
+            blocks.append(
+                _rich([_run(f"… and {failing:,} in {plural(groups, 'other group')}", is_subtle=True)], spacing="None")
+            )
+    if digest.report_url:
+        blocks.append(_report_link(digest.report_url, "Open the full report"))
+    if digest.fixes:
+        blocks.append(_heading("How to fix"))
+        blocks.append(_rich([_run(FIX_WHERE, is_subtle=True, italic=True)], spacing="None"))
+        blocks.extend(
+            _rich(
+                [
+                    _run(fix.rule, weight="Bolder", font_type="Monospace"),
+                    _run(": " + fix.text + " "),
+                    _run("Learn more", select_url=fix.link, color="Accent"),
+                ],
+                spacing="Small",
+            )
+            for fix in digest.fixes
+        )
+    return blocks
+
+
+def _heading(text: str) -> dict[str, Any]:
+    return {
+        "type": "TextBlock",
+        "text": card_text(text),
+        "size": "Medium",
+        "weight": "Bolder",
+        "separator": True,
+        "spacing": "Large",
+        "wrap": True,
+    }
+
+
+def _report_link(url: str, text: str) -> dict[str, Any]:
+    return _rich([_run(text, select_url=url, color="Accent", weight="Bolder")], spacing="Medium")
+
+
+def _story(story: list[Entry]) -> list[dict[str, Any]]:
+    """Subscriptions with the same findings: their names (each the portal link), then the findings once."""
     # Few runs and no wrapping Container: an entry's bytes decide how many fit in a card.
-    heading = [
-        _run(entry.name, weight="Bolder"),
-        _run("  " + entry.subscription_id, font_type="Monospace", is_subtle=True),
-    ]
-    if entry.link:
-        heading.append(_run("  Email notifications", select_url=entry.link, color="Accent"))
-    return [_rich(heading, spacing="Small"), *(_detail(detail) for detail in entry.details)]
+    names: list[dict[str, Any]] = []
+    for entry in story:
+        if names:
+            names.append(_run(" · ", is_subtle=True))
+        names.append(_run(entry.name, weight="Bolder", select_url=entry.link))
+        if not entry.link:  # no portal link for a malformed id: the id itself is how to find it
+            names.append(_run(f" ({entry.subscription_id})", font_type="Monospace", is_subtle=True))
+    if story[0].age:
+        names.append(_run(" · " + story[0].age, is_subtle=True))
+    return [_rich(names, spacing="Small"), *(_detail(detail) for detail in story[0].details)]
 
 
 def _detail(detail: Detail) -> dict[str, Any]:

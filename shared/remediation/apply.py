@@ -16,7 +16,14 @@ from typing import Any
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.rest import HttpRequest
 
-from ..arm_errors import ARM_CALL_ERRORS, clean_message, describe_exception, describe_response, error_fields
+from ..arm_errors import (
+    ARM_CALL_ERRORS,
+    clean_message,
+    describe_exception,
+    describe_response,
+    error_fields,
+    is_unregistered_provider,
+)
 from ..arm_paging import ArmCallError, ArmReader
 from ..azure_clients import AzureClients
 from ..checker import SUBSCRIPTION_BUDGET_SECONDS, run_check
@@ -28,7 +35,7 @@ from ..models import ContactSettings, Report, Status, SubscriptionResult
 from ..rules import evaluate
 from .options import FixOptions, settings_for_fix
 from .outcome import FixReport, Outcome, SubscriptionFix
-from .plan import plan_contact
+from .plan import changed_since_planned, plan_contact
 from .request import CONTACT_NAME, contact_path
 
 log = logging.getLogger(__name__)
@@ -61,8 +68,11 @@ async def run_fix(
     async with AzureClients.create(settings, credential) as clients:
         fixer = ContactFixer(clients, settings, options)
         planned = FixReport(report, tuple(await fixer.plan_all(report)), False, settings.arm_endpoint)
-        if not apply or not planned.writes:
+        if not apply:
             return planned
+        if not planned.writes:
+            # --apply was asked for and there was nothing to write: an apply that wrote nothing, not a dry run.
+            return FixReport(report, planned.fixes, True, settings.arm_endpoint)
         if confirm is not None and not confirm(planned):
             raise FixDeclined("nothing was written: the changes were not confirmed")
         applied = await fixer.apply_all(planned.fixes)
@@ -121,8 +131,20 @@ class ContactFixer:
 
     async def apply(self, fix: SubscriptionFix) -> SubscriptionFix:
         request = fix.request
-        assert request is not None
+        assert request is not None and fix.plan is not None
         subscription_id = fix.result.subscription.subscription_id
+        # The operator confirmed a plan made from an earlier read; a PUT replaces the whole resource, so
+        # anything changed since (an address added in the portal) would be overwritten. Re-read and re-plan
+        # just before writing, and write only what was confirmed. (ARM documents no If-Match for
+        # securityContacts, so this narrows the window to one round trip rather than closing it.)
+        try:
+            contact, resource, others = await self._read_raw(subscription_id, request.api_version)
+            fresh = plan_contact(contact, resource, self._settings, self._options, subscription_id, others)
+        except (ArmCallError, ContactShapeError) as error:
+            return _failed(fix, f"not written: could not re-read the contact just before writing: {error}")
+        if fresh != fix.plan:
+            reason = f"{changed_since_planned(fix.plan, fresh)}; nothing was written: run fix again to review it"
+            return SubscriptionFix(fix.result, Outcome.CHANGED, fix.plan, reason=reason)
         try:
             response = await self._send(HttpRequest("PUT", request.url(self._settings.arm_endpoint), json=request.body))
         except ARM_CALL_ERRORS as error:
@@ -152,7 +174,7 @@ class ContactFixer:
                 code = error_fields(page.body)[0].lower()
                 if page.number == 1 and page.status == 404 and code == "resourcenotfound":
                     return ContactSettings.not_configured(api_version), None, []
-                if page.number == 1 and page.status == 409 and code == "missingsubscriptionregistration":
+                if page.number == 1 and is_unregistered_provider(page.status, code):
                     return ContactSettings.provider_not_registered(api_version), None, []
                 raise ArmCallError(describe_response(page.status, page.body), page.status, code)
             items.extend(page.body["value"])
@@ -212,7 +234,7 @@ def _failed(fix: SubscriptionFix, reason: str) -> SubscriptionFix:
 def _write_hint(status: int, code: str, subscription_id: str) -> str:
     if status == 403:
         return " (writing security contacts needs Security Admin on the subscription)"
-    if status == 409 and code.lower() == "missingsubscriptionregistration":
+    if is_unregistered_provider(status, code):
         return (
             " (Defender for Cloud was never set up here: "
             f"az provider register --namespace Microsoft.Security --subscription {subscription_id})"

@@ -24,6 +24,8 @@ class Outcome(StrEnum):
     ALREADY_PASSES = "already-passes"
     # Reading, writing or re-reading was refused or timed out; the reason says which.
     FAILED = "failed"
+    # The re-read just before the write planned something other than what was confirmed: not written.
+    CHANGED = "changed-since-planned"
     # The check could not read it, so it is never written.
     NOT_CHECKED = "not-checked"
 
@@ -84,6 +86,11 @@ class FixReport:
     @property
     def writes(self) -> tuple[SubscriptionFix, ...]:
         return tuple(fix for fix in self.fixes if fix.request is not None)
+
+    @property
+    def nothing_to_write(self) -> bool:
+        """Some subscription needs attention, but none has a change this command can write (each says why)."""
+        return bool(self.fixes) and not self.writes
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for fix in self.fixes if fix.outcome is outcome)

@@ -238,3 +238,17 @@ def _fix_owners(editor: _Editor) -> None:
 def _within(level: Any, required: str, order: dict[str, int]) -> bool:
     """Whether a threshold is known and at least as sensitive as the required one."""
     return isinstance(level, str) and level.lower() in order and order[level.lower()] <= order[required.lower()]
+
+
+def changed_since_planned(confirmed: ContactPlan, fresh: ContactPlan) -> str:
+    """How a plan made from a fresh read differs from the one the operator confirmed, in one line."""
+    if not fresh.writes:
+        return "the contact changed since it was planned and needs no change now"
+    if fresh.creates != confirmed.creates:
+        return "the contact was created or deleted since it was planned"
+    before = (confirmed.body or {}).get("properties", {})
+    after = (fresh.body or {}).get("properties", {})
+    fields = sorted(key for key in {*before, *after} if before.get(key) != after.get(key))
+    if fields:
+        return f"the contact changed since it was planned ({', '.join(fields)})"
+    return "the contact changed since it was planned (what the change would leave unresolved)"

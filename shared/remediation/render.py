@@ -14,6 +14,7 @@ _HEADLINES = {
     Outcome.CANNOT_FIX: "cannot be fixed by this command",
     Outcome.ALREADY_PASSES: "already passes",
     Outcome.FAILED: "not fixed",
+    Outcome.CHANGED: "changed since planned, not written",
     Outcome.NOT_CHECKED: "not checked, never written",
 }
 # Problems last, next to the summary, where the eye ends up.
@@ -24,6 +25,7 @@ _ORDER = {
     Outcome.STILL_FAILING: 2,
     Outcome.CANNOT_FIX: 3,
     Outcome.FAILED: 4,
+    Outcome.CHANGED: 4,
     Outcome.NOT_CHECKED: 5,
 }
 
@@ -33,13 +35,15 @@ def to_json(report: FixReport) -> str:
 
 
 DRY_RUN_INTRO = "Dry run: nothing was written. Review the changes, then add --apply to write them."
+NOTHING_WRITTEN_INTRO = "Nothing was written: no subscription has a change this command can write."
 
 
 def to_text(report: FixReport, intro: str | None = None, show_requests: bool = True) -> str:
     """Per subscription what changes (old -> new) and, before writing, the `az rest` line that would send it."""
     show_requests = show_requests and not report.applied
     lines: list[str] = []
-    intro = intro if intro is not None else ("" if report.applied else DRY_RUN_INTRO)
+    if intro is None:
+        intro = DRY_RUN_INTRO if not report.applied else (NOTHING_WRITTEN_INTRO if report.nothing_to_write else "")
     if intro:
         lines += [intro, ""]
     for fix in sorted(report.fixes, key=lambda f: _ORDER[f.outcome]):
