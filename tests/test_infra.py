@@ -46,9 +46,6 @@ ROLE_IDS = {
 PLATFORM_SETTING = re.compile(r"^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_)|^AZURE_CLIENT_ID$")
 # Read by the Functions host for the timer binding ("%CHECK_SCHEDULE%"), whether or not APP_SETTINGS lists it.
 HOST_SETTINGS = ("CHECK_SCHEDULE",)
-# Read by the monitor once the chat-message branch lands (shared/notify/settings.py, issue 17's merge):
-# the template passes it through already. Drop from here when APP_SETTINGS lists it.
-SETTINGS_LANDING_ELSEWHERE = ("REPORT_URL",)
 # App settings Flex Consumption has no use for (the runtime and the package come from functionAppConfig),
 # plus a key-based AzureWebJobsStorage: Flex accepts one, but this app reaches storage only by identity.
 FLEX_UNWANTED_SETTINGS = (
@@ -283,7 +280,7 @@ def test_every_setting_the_monitor_reads_is_set_or_left_to_its_default_on_purpos
 
 
 def test_every_app_setting_the_template_sets_is_read_by_the_monitor_or_the_platform(tools: Tools) -> None:
-    known = set(APP_SETTINGS) | set(HOST_SETTINGS) | set(SETTINGS_LANDING_ELSEWHERE)
+    known = set(APP_SETTINGS) | set(HOST_SETTINGS)
     unknown = [name for name in app_settings(tools) if name not in known and not PLATFORM_SETTING.match(name)]
     assert unknown == []
 
