@@ -56,7 +56,7 @@ param location string
 @description('Resource group to create; empty means rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Management groups to check (comma separated ids); empty means the tenant root group, whose id is the tenant id. The identity gets Security Reader on each.')
+@description('Management groups to check (comma separated ids); empty means the tenant root group, whose id is the tenant id. The postprovision hook grants the identity its reader role on each.')
 param managementGroupIds string = ''
 
 @description('Address mailed when the monitor itself fails: the scheduled check failed or did not run. Not the chat alerts about contacts.')

@@ -736,9 +736,8 @@ def test_each_role_is_assigned_once_by_built_in_id_on_the_narrowest_scope(tools:
         ("core/monitoring.bicep", ROLE_IDS["Monitoring Metrics Publisher"], "appInsights"),
     }
     found = set()
+    # The management-group role is granted by the azd hooks (tests/test_hooks.py), not by Bicep.
     for file, _, resource in resources_of_type(tools, "Microsoft.Authorization/roleAssignments"):
-        if file == "mg-role.bicep":
-            continue  # the management-group role belongs to the azd hooks and is tested with them
         body = config(resource)
         template = tools.template(file)
         role_variable = body["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
@@ -751,6 +750,12 @@ def test_each_role_is_assigned_once_by_built_in_id_on_the_narrowest_scope(tools:
         assert name["type"] == "guid"
         assert {"principalId", role_variable} <= identifiers(name["parameters"])
     assert found == expected
+    scopes = {
+        file: (entry["template"].get("globals") or {}).get("scope", {}).get("value")
+        for file, entry in tools.parsed["bicep"].items()
+    }
+    assert [file for file, scope in scopes.items() if scope in ("managementGroup", "tenant")] == []
+    assert ROLE_IDS["Security Reader"] not in json.dumps(tools.parsed["bicep"])
 
 
 def test_the_scope_groups_and_the_identity_reach_the_postprovision_hook_that_grants_the_reader_role(
