@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test tools lint format bench check mutation
+.PHONY: demo test tools lint format bench check mutation pin-requirements
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ bench: $(VENV)/.installed
 
 check: $(VENV)/.installed
 	$(PY) -m shared check
+
+# Rewrite requirements.txt from the tested environment: the Direct list plus everything it needs, pinned.
+pin-requirements: $(VENV)/.installed
+	$(PY) .ci/pin_requirements.py

@@ -8,8 +8,44 @@ targetScope = 'subscription'
 @description('Name of the azd environment; with the subscription and location it seeds every resource name.')
 param environmentName string
 
+// The regions Microsoft's Flex Consumption azd templates allow (Azure-Samples/functions-quickstart-python-azd-timer);
+// extend the list when Flex Consumption reaches a new region.
 @minLength(1)
-@description('Region for every resource; it must offer Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@description('Region for every resource; only regions that offer Flex Consumption.')
 @metadata({
   azd: {
     type: 'location'
@@ -20,11 +56,11 @@ param location string
 @description('Resource group to create; empty means rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Management groups to check (comma separated ids); empty means the tenant root group, whose id is the tenant id. The identity gets Security Reader on each.')
+@description('Management groups to check (comma separated ids); empty means the tenant root group, whose id is the tenant id. The postprovision hook grants the identity its reader role on each.')
 param managementGroupIds string = ''
 
-@description('Address that receives the alert when the scheduled check fails or does not run.')
-param alertEmail string
+@description('Address mailed when the monitor itself fails: the scheduled check failed or did not run. Not the chat alerts about contacts.')
+param monitorFailureEmail string
 
 @secure()
 @description('Teams Workflows webhook URL; stored in Key Vault only. Empty means no Teams messages.')
@@ -34,16 +70,29 @@ param teamsWebhookUrl string = ''
 @description('Slack incoming webhook URL; stored in Key Vault only. Empty means no Slack messages.')
 param slackWebhookUrl string = ''
 
-@description('NCRONTAB schedule of the timer check (six fields, UTC).')
+// The "did not run" alert looks back at most two days (a log search alert's limit), so it can only
+// watch a schedule that runs at least daily: the day-of-month, month and day-of-week fields must be
+// '*' (a weekday-only or weekly schedule leaves gaps over 48 hours). Bicep cannot test the text
+// (docs/deploy.md); missedRunAlertHours must cover one period plus slack.
+@minLength(11)
+@description('NCRONTAB schedule of the timer check (six fields, UTC); at least daily, see above.')
 param checkSchedule string = '0 0 7 * * *'
 
 @minValue(1)
 @maxValue(48)
-@description('The "did not run" alert fires when no timer run was logged for this many hours: one schedule period plus slack.')
+@description('The "did not run" alert fires when no timer run was logged for this many hours: one schedule period plus slack (at most 48, the alert\'s look-back).')
 param missedRunAlertHours int = 26
 
 @description('Name of the timer function in function_app.py; the alert looks for its runs.')
 param timerFunctionName string = 'scheduled_check'
+
+// Functions supports Python 3.11 until October 2027 and 3.12 until October 2028 (docs/deploy.md).
+@allowed([
+  '3.11'
+  '3.12'
+])
+@description('Python version of the Functions runtime; requirements.txt is pinned from an environment of this version.')
+param pythonVersion string = '3.11'
 
 @allowed([
   512
@@ -76,26 +125,110 @@ param logRetentionDays int = 30
 @description('Days a deleted Key Vault stays recoverable (purge protection keeps it that long).')
 param keyVaultSoftDeleteDays int = 90
 
-// Monitor settings. Each is passed through as the app setting of the same name; an empty value
-// means "the monitor's own default" (docs/settings.md), so the defaults live in one place: shared/config.py.
+// Off by default: the vault holds only the two webhook URLs, which the channel owners can reissue,
+// while purge protection keeps the vault's name (derived from the environment name) taken for
+// keyVaultSoftDeleteDays after `azd down`, so `azd up` with the same environment would fail.
+@description('Key Vault purge protection; irreversible once on (docs/deploy.md).')
+param keyVaultPurgeProtection bool = false
+
+@description('URL of a report page linked from the chat messages (app setting REPORT_URL); empty means no link.')
+@maxLength(2048)
+param reportUrl string = ''
+
+// With no webhook URL set the monitor tells nobody anything, so a deployment without a chat channel
+// must be asked for. The preprovision hook (infra/hooks) stops `azd up` before provisioning when
+// neither URL is set and this is false. It is not enforced here: Bicep's fail() would do it, but
+// pycep, and so checkov, cannot parse it.
+@description('Deploy with neither TEAMS_WEBHOOK_URL nor SLACK_WEBHOOK_URL set (only the on-demand HTTP check and the monitor-failure mail).')
+#disable-next-line no-unused-params
+param allowNoChatChannel bool = false
+
+// Monitor settings, passed through as the app setting of the same name. Typed, so a bad value fails
+// before anything is deployed; ranges follow shared/config.py (tests/test_infra.py holds them together).
+// Text settings: empty means "the monitor's own default" (docs/settings.md), so those defaults live in
+// one place. Number settings cannot be empty: their default here is the monitor's, held equal by the test.
 param includeSubscriptionIds string = ''
 param excludeSubscriptionIds string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireContactEmail string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireAlertNotifications string = ''
+@allowed([
+  ''
+  'Low'
+  'Medium'
+  'High'
+])
 param minAlertSeverity string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireOwnerNotifications string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param requireAttackPathNotifications string = ''
+@allowed([
+  ''
+  'Low'
+  'Medium'
+  'High'
+  'Critical'
+])
 param minAttackPathRisk string = ''
 param allowedEmailDomains string = ''
-param checkConcurrency string = ''
-param runTimeoutSeconds string = ''
+@minValue(1)
+@maxValue(256)
+param checkConcurrency int = 128
+// At most 600: the run must end inside host.json's functionTimeout (900 s) with time left to deliver the messages.
+@minValue(5)
+@maxValue(600)
+param runTimeoutSeconds int = 540
+@allowed([
+  ''
+  '2023-12-01-preview'
+  '2020-01-01-preview'
+])
 param contactsApiVersion string = ''
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param includeDelegatedSubscriptions string = ''
 param notifyAllowedHosts string = ''
+@allowed([
+  ''
+  'fail'
+  'error'
+  'fail,error'
+  'error,fail'
+])
 param notifyOn string = ''
-param notifyMaxMessages string = ''
+@minValue(1)
+@maxValue(50)
+param notifyMaxMessages int = 5
+@allowed([
+  ''
+  'true'
+  'false'
+])
 param notifyAlways string = ''
-param remindAfterHours string = ''
+@minValue(1)
+@maxValue(8760)
+param remindAfterHours int = 168
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -155,6 +288,7 @@ module keyVault 'core/keyvault.bicep' = {
     location: location
     tags: tags
     softDeleteRetentionInDays: keyVaultSoftDeleteDays
+    enablePurgeProtection: keyVaultPurgeProtection
     principalId: identity.outputs.principalId
     teamsSecretName: teamsSecretName
     teamsWebhookUrl: teamsWebhookUrl
@@ -192,8 +326,8 @@ var monitorSettings = {
   REQUIRE_ATTACK_PATH_NOTIFICATIONS: requireAttackPathNotifications
   MIN_ATTACK_PATH_RISK: minAttackPathRisk
   ALLOWED_EMAIL_DOMAINS: allowedEmailDomains
-  CHECK_CONCURRENCY: checkConcurrency
-  RUN_TIMEOUT_SECONDS: runTimeoutSeconds
+  CHECK_CONCURRENCY: string(checkConcurrency)
+  RUN_TIMEOUT_SECONDS: string(runTimeoutSeconds)
   AZURE_CLOUD: environment().name
   CONTACTS_API_VERSION: contactsApiVersion
   INCLUDE_DELEGATED_SUBSCRIPTIONS: includeDelegatedSubscriptions
@@ -202,9 +336,10 @@ var monitorSettings = {
   SLACK_WEBHOOK_URL: empty(slackWebhookUrl) ? '' : slackReference
   NOTIFY_ALLOWED_HOSTS: notifyAllowedHosts
   NOTIFY_ON: notifyOn
-  NOTIFY_MAX_MESSAGES: notifyMaxMessages
+  NOTIFY_MAX_MESSAGES: string(notifyMaxMessages)
   NOTIFY_ALWAYS: notifyAlways
-  REMIND_AFTER_HOURS: remindAfterHours
+  REMIND_AFTER_HOURS: string(remindAfterHours)
+  REPORT_URL: reportUrl
   STATE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
   STATE_TABLE_NAME: stateTableName
 }
@@ -225,6 +360,7 @@ module api 'app/api.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     publicNetworkAccess: publicNetworkAccess
+    pythonVersion: pythonVersion
     monitorSettings: monitorSettings
   }
 }
@@ -237,7 +373,7 @@ module alerts 'app/alerts.bicep' = {
     alertRuleName: 'alert-dcm-timer-${resourceToken}'
     location: location
     tags: tags
-    alertEmail: alertEmail
+    monitorFailureEmail: monitorFailureEmail
     applicationInsightsId: monitoring.outputs.applicationInsightsId
     timerFunctionName: timerFunctionName
     missedRunAlertHours: missedRunAlertHours

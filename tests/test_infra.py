@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from shared import api_versions
 from shared.clouds import find_cloud
-from shared.config import APP_SETTINGS
+from shared.config import APP_SETTINGS, RISK_LEVELS, SEVERITIES, load_settings
+from shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -44,14 +46,70 @@ ROLE_IDS = {
 PLATFORM_SETTING = re.compile(r"^(FUNCTIONS_|AzureWebJobs|APPLICATIONINSIGHTS_)|^AZURE_CLIENT_ID$")
 # Read by the Functions host for the timer binding ("%CHECK_SCHEDULE%"), whether or not APP_SETTINGS lists it.
 HOST_SETTINGS = ("CHECK_SCHEDULE",)
-# Flex Consumption rejects these: the runtime and the package come from functionAppConfig.
-FLEX_REJECTED_SETTINGS = (
+# App settings Flex Consumption has no use for (the runtime and the package come from functionAppConfig),
+# plus a key-based AzureWebJobsStorage: Flex accepts one, but this app reaches storage only by identity.
+FLEX_UNWANTED_SETTINGS = (
     "FUNCTIONS_WORKER_RUNTIME",
     "FUNCTIONS_EXTENSION_VERSION",
     "WEBSITE_RUN_FROM_PACKAGE",
     "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
     "AzureWebJobsStorage",
 )
+# siteConfig properties FC1 sites refuse with ARM error 51021 ("... for Flex Consumption sites is invalid"),
+# enforced region by region (microsoft/azure-pipelines-tasks#21032, Azure/terraform-azurerm-avm-res-web-site#345),
+# and those the same sources name as not applicable to Flex (runtime stack, scale and worker settings).
+# alwaysOn: Microsoft's quickstart sends false, the AVM Terraform module omits it on FC1; omitted here too.
+FLEX_REJECTED_SITE_CONFIG = (
+    "ftpsState",
+    "use32BitWorkerProcess",
+    "netFrameworkVersion",
+    "functionsRuntimeScaleMonitoringEnabled",
+    "linuxFxVersion",
+    "windowsFxVersion",
+    "preWarmedInstanceCount",
+    "functionAppScaleLimit",
+    "elasticWebAppScaleLimit",
+    "minimumElasticInstanceCount",
+    "alwaysOn",
+    "numberOfWorkers",
+)
+# What siteConfig may hold on FC1: what Microsoft's Flex templates set (TLS), and the app settings.
+FLEX_SITE_CONFIG = {"minTlsVersion", "scmMinTlsVersion", "appSettings"}
+# Azure-Samples/functions-quickstart-python-azd-timer (and its http sibling): the regions offering Flex Consumption.
+FLEX_REGIONS = [
+    "australiaeast",
+    "australiasoutheast",
+    "brazilsouth",
+    "canadacentral",
+    "centralindia",
+    "centralus",
+    "eastasia",
+    "eastus",
+    "eastus2",
+    "eastus2euap",
+    "francecentral",
+    "germanywestcentral",
+    "italynorth",
+    "japaneast",
+    "koreacentral",
+    "northcentralus",
+    "northeurope",
+    "norwayeast",
+    "southafricanorth",
+    "southcentralus",
+    "southeastasia",
+    "southindia",
+    "spaincentral",
+    "swedencentral",
+    "uaenorth",
+    "uksouth",
+    "ukwest",
+    "westcentralus",
+    "westeurope",
+    "westus",
+    "westus2",
+    "westus3",
+]
 
 
 def _in_ci() -> bool:
@@ -248,7 +306,7 @@ def test_the_site_gets_exactly_the_settings_the_tests_read(tools: Tools) -> None
     loop = site["properties"]["siteConfig"]["appSettings"]["loop_type"]["detail"]["object_name"]
     assert "union" in loop
     assert re.findall(r"'arg_\d': '(\w+)'", loop) == ["monitorSettings", "platformSettings"]
-    assert [name for name in FLEX_REJECTED_SETTINGS if name in app_settings(tools)] == []
+    assert [name for name in FLEX_UNWANTED_SETTINGS if name in app_settings(tools)] == []
 
 
 def test_the_check_schedule_setting_feeds_the_timer_binding(tools: Tools) -> None:
@@ -260,6 +318,122 @@ def test_the_check_schedule_setting_feeds_the_timer_binding(tools: Tools) -> Non
         assert 'schedule="%CHECK_SCHEDULE%"' in function_app.read_text()
 
 
+# --- typed parameters ----------------------------------------------------------------------------
+
+# Monitor parameters that are numbers: the Settings value each sets, read back through the real loader.
+NUMBER_PARAMETERS: dict[str, tuple[str, Any]] = {
+    "checkConcurrency": ("CHECK_CONCURRENCY", lambda settings: settings.concurrency),
+    "runTimeoutSeconds": ("RUN_TIMEOUT_SECONDS", lambda settings: settings.run_timeout_seconds),
+    "notifyMaxMessages": ("NOTIFY_MAX_MESSAGES", lambda settings: settings.notify.max_messages),
+    "remindAfterHours": ("REMIND_AFTER_HOURS", lambda settings: settings.state.remind_after.total_seconds() / 3600),
+}
+# Text parameters limited to a list; '' (the default) leaves the setting to the monitor's own default.
+CHOICE_PARAMETERS = {
+    "requireContactEmail": "REQUIRE_CONTACT_EMAIL",
+    "requireAlertNotifications": "REQUIRE_ALERT_NOTIFICATIONS",
+    "requireOwnerNotifications": "REQUIRE_OWNER_NOTIFICATIONS",
+    "requireAttackPathNotifications": "REQUIRE_ATTACK_PATH_NOTIFICATIONS",
+    "includeDelegatedSubscriptions": "INCLUDE_DELEGATED_SUBSCRIPTIONS",
+    "notifyAlways": "NOTIFY_ALWAYS",
+    "minAlertSeverity": "MIN_ALERT_SEVERITY",
+    "minAttackPathRisk": "MIN_ATTACK_PATH_RISK",
+    "contactsApiVersion": "CONTACTS_API_VERSION",
+    "notifyOn": "NOTIFY_ON",
+}
+
+
+def decorator(parameter: dict[str, Any], kind: str) -> Any:
+    found = [entry["argument"] for entry in parameter["decorators"] if entry["type"] == kind]
+    return found[0] if found else None
+
+
+def accepted(setting: str, value: str) -> bool:
+    try:
+        load_settings({setting: value})
+    except ConfigError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(NUMBER_PARAMETERS))
+def test_number_settings_are_ints_with_the_monitors_range_and_default(tools: Tools, name: str) -> None:
+    setting, read = NUMBER_PARAMETERS[name]
+    parameter = tools.template("main.bicep")["parameters"][name]
+    assert parameter["type"] == "int"
+    low, high = decorator(parameter, "min_value"), decorator(parameter, "max_value")
+    # Bicep refuses exactly what the monitor would refuse at 07:00 (or less, never more).
+    assert accepted(setting, str(low))
+    assert accepted(setting, str(high))
+    assert not accepted(setting, str(low - 1))
+    # azd leaves an unset variable to the Bicep default: the monitor's own.
+    assert parameter["default"] == read(load_settings({}))
+    assert read(load_settings({setting: str(parameter["default"])})) == parameter["default"]
+    assert app_settings(tools)[setting] == {"function": {"type": "string", "parameters": {"value_to_convert": name}}}
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"][name]
+    assert mapped["value"] == f"${{{setting}={parameter['default']}}}"
+
+
+def test_the_run_timeout_leaves_the_host_timeout_room_to_deliver_the_messages(tools: Tools) -> None:
+    parameter = tools.template("main.bicep")["parameters"]["runTimeoutSeconds"]
+    hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
+    function_timeout = int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+    assert decorator(parameter, "max_value") <= 600 < function_timeout - 240
+    assert parameter["default"] <= decorator(parameter, "max_value")
+
+
+@pytest.mark.parametrize("name", sorted(CHOICE_PARAMETERS))
+def test_choice_settings_allow_only_what_the_monitor_accepts_and_default_to_its_own_default(
+    tools: Tools, name: str
+) -> None:
+    setting = CHOICE_PARAMETERS[name]
+    parameter = tools.template("main.bicep")["parameters"][name]
+    assert parameter["type"] == "string"
+    assert parameter["default"] == ""
+    allowed = decorator(parameter, "allowed")
+    assert allowed[0] == ""
+    assert [value for value in allowed if not accepted(setting, value)] == []
+    assert app_settings(tools)[setting] == name
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"][name]
+    assert mapped["value"] == f"${{{setting}=}}"
+
+
+def test_the_choice_lists_name_every_value_of_the_monitors_own_lists(tools: Tools) -> None:
+    parameters = tools.template("main.bicep")["parameters"]
+    assert decorator(parameters["minAlertSeverity"], "allowed")[1:] == list(SEVERITIES)
+    assert decorator(parameters["minAttackPathRisk"], "allowed")[1:] == list(RISK_LEVELS)
+    assert decorator(parameters["contactsApiVersion"], "allowed")[1:] == list(api_versions.SUPPORTED_CONTACTS)
+    for flag in ("requireContactEmail", "includeDelegatedSubscriptions", "notifyAlways"):
+        assert decorator(parameters[flag], "allowed") == ["", "true", "false"]
+
+
+def test_every_monitor_parameter_is_typed_or_free_text_on_purpose(tools: Tools) -> None:
+    # Lists of ids, domains and hosts stay free text: the monitor names each bad entry.
+    free_text = {"includeSubscriptionIds", "excludeSubscriptionIds", "allowedEmailDomains", "notifyAllowedHosts"}
+    main = tools.template("main.bicep")
+    passed_through = {value for value in variable(main, "monitorSettings").values() if isinstance(value, str)}
+    untyped = [
+        name
+        for name, parameter in main["parameters"].items()
+        if name in passed_through
+        and parameter["type"] == "string"
+        and decorator(parameter, "allowed") is None
+        and name not in free_text | {"checkSchedule", "reportUrl"}
+    ]
+    assert untyped == []
+
+
+def test_a_report_url_and_the_no_chat_channel_switch_are_parameters(tools: Tools) -> None:
+    main = tools.template("main.bicep")
+    assert main["parameters"]["reportUrl"]["default"] == ""
+    assert app_settings(tools)["REPORT_URL"] == "reportUrl"
+    # Declared (typed, mapped from ALLOW_NO_CHAT_CHANNEL) for the preprovision hook, which enforces it.
+    allow = main["parameters"]["allowNoChatChannel"]
+    assert (allow["type"], allow["default"]) == ("bool", False)
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert mapped["allowNoChatChannel"]["value"] == "${ALLOW_NO_CHAT_CHANNEL=false}"
+    assert mapped["reportUrl"]["value"] == "${REPORT_URL=}"
+
+
 # --- identity wiring -----------------------------------------------------------------------------
 
 
@@ -267,16 +441,26 @@ def test_the_storage_host_application_insights_and_arm_use_the_user_assigned_ide
     settings = app_settings(tools)
     assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
     assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
-    for service in ("blob", "queue", "table"):
-        assert (
-            dotted(settings[f"AzureWebJobsStorage__{service}ServiceUri"])
-            == f"storage.properties.primaryEndpoints.{service}"
-        )
+    assert dotted(settings["AzureWebJobsStorage__blobServiceUri"]) == "storage.properties.primaryEndpoints.blob"
     assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
     main = config(tools.template("main.bicep")["modules"]["api"])["params"]
     assert dotted(main["identityClientId"]) == "identity.outputs.clientId"
     assert dotted(main["identityId"]) == "identity.outputs.id"
+
+
+def test_the_functions_host_is_given_blob_storage_only(tools: Tools) -> None:
+    # A timer + HTTP app on Flex Consumption keeps its package, host keys and timer status in blobs;
+    # queues serve queue/blob triggers and Durable Functions (none here), and the identity has no role on
+    # either, so naming their endpoints would only invite 403s.
+    host = [name for name in app_settings(tools) if name.startswith("AzureWebJobsStorage__")]
+    assert sorted(host) == [
+        "AzureWebJobsStorage__blobServiceUri",
+        "AzureWebJobsStorage__clientId",
+        "AzureWebJobsStorage__credential",
+    ]
+    storage = tools.template("core/storage.bicep")
+    assert ROLE_IDS["Storage Queue Data Contributor"] not in json.dumps(storage)
 
 
 def test_the_function_app_runs_on_flex_consumption_with_only_the_user_assigned_identity(tools: Tools) -> None:
@@ -302,17 +486,41 @@ def test_the_function_app_runs_on_flex_consumption_with_only_the_user_assigned_i
     assert {"instanceMemoryMB", "maximumInstanceCount"} <= set(main["parameters"])
 
 
-def test_the_function_app_runtime_is_the_python_version_ci_tests_with(tools: Tools) -> None:
+def test_the_function_app_runtime_is_one_python_version_parameter_defaulting_to_the_one_ci_tests_with(
+    tools: Tools,
+) -> None:
     api = tools.template("app/api.bicep")
     runtime = config(api["resources"]["functionApp"])["properties"]["functionAppConfig"]["runtime"]
-    assert runtime["name"] == "python"
-    version = variable(api, runtime["version"])
-    # The oldest Python the project supports is the one CI runs and the one deployed.
+    assert runtime == {"name": "python", "version": "pythonVersion"}
+    main = tools.template("main.bicep")
+    assert config(main["modules"]["api"])["params"]["pythonVersion"] == "pythonVersion"
+    declared = main["parameters"]["pythonVersion"]
+    # The versions Functions supports on Flex (3.11 until October 2027, 3.12 until October 2028).
+    assert {"type": "allowed", "argument": ["3.11", "3.12"]} in declared["decorators"]
+    version = declared["default"]
+    # The oldest Python the project supports is the one CI runs and the one deployed by default.
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert version == "3.11"
     assert requires == f">={version}"
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]["pythonVersion"]
+    assert mapped["value"] == f"${{PYTHON_VERSION={version}}}"
     if _in_ci():
         assert version == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_site_config_holds_only_what_flex_consumption_accepts(tools: Tools) -> None:
+    site_config = config(tools.template("app/api.bicep")["resources"]["functionApp"])["properties"]["siteConfig"]
+    assert [name for name in FLEX_REJECTED_SITE_CONFIG if name in site_config] == []
+    assert set(site_config) <= FLEX_SITE_CONFIG
+    # The text too: pycep could drop a property the deployment would still send.
+    text = (INFRA / "app" / "api.bicep").read_text()
+    assert [name for name in FLEX_REJECTED_SITE_CONFIG if re.search(rf"^\s*{name}\s*:", text, re.MULTILINE)] == []
+
+
+def test_the_location_is_limited_to_the_regions_offering_flex_consumption(tools: Tools) -> None:
+    location = tools.template("main.bicep")["parameters"]["location"]
+    allowed = [decorator for decorator in location["decorators"] if decorator.get("type") == "allowed"]
+    assert allowed == [{"type": "allowed", "argument": FLEX_REGIONS}]
 
 
 def test_the_function_app_is_hardened(tools: Tools) -> None:
@@ -320,11 +528,15 @@ def test_the_function_app_is_hardened(tools: Tools) -> None:
     properties = config(api["resources"]["functionApp"])["properties"]
     assert properties["httpsOnly"] is True
     assert properties["siteConfig"]["minTlsVersion"] == "1.2"
-    assert properties["siteConfig"]["ftpsState"] == "Disabled"
+    assert properties["siteConfig"]["scmMinTlsVersion"] == "1.2"
     assert properties["publicNetworkAccess"] == "publicNetworkAccess"
+    # FTP and basic publishing credentials are off through the policies (FC1 refuses siteConfig.ftpsState);
+    # ARM refuses these policies without a location although the Bicep types do not declare one.
     policies = {config(api["resources"][name])["name"]: config(api["resources"][name]) for name in api["resources"]}
-    assert policies["ftp"]["properties"] == {"allow": False}
-    assert policies["scm"]["properties"] == {"allow": False}
+    for name in ("ftp", "scm"):
+        assert policies[name]["properties"] == {"allow": False}
+        assert policies[name]["location"] == "location"
+        assert policies[name]["parent"] == "functionApp"
     main = tools.template("main.bicep")
     access = main["parameters"]["publicNetworkAccess"]
     assert {"type": "allowed", "argument": ["Enabled", "Disabled"]} in access["decorators"]
@@ -343,12 +555,26 @@ def test_storage_allows_no_shared_key_no_anonymous_blob_and_only_tls_1_2_over_ht
     assert config(storage["resources"]["deploymentContainer"])["properties"]["publicAccess"] == "None"
 
 
-def test_key_vault_uses_rbac_purge_protection_and_soft_delete(tools: Tools) -> None:
+def test_key_vault_uses_rbac_and_soft_delete(tools: Tools) -> None:
     vault = config(tools.template("core/keyvault.bicep")["resources"]["vault"])["properties"]
     assert vault["enableRbacAuthorization"] is True
-    assert vault["enablePurgeProtection"] is True
     assert vault["enableSoftDelete"] is True
     assert "accessPolicies" not in vault
+
+
+def test_key_vault_purge_protection_is_a_parameter_off_by_default_and_never_sent_as_false(tools: Tools) -> None:
+    # Off by default so `azd down` can purge the vault and `azd up` can reuse its name (docs/deploy.md);
+    # ARM refuses an explicit false ("cannot be set to false"), so off means the property is left out.
+    keyvault = tools.template("core/keyvault.bicep")
+    purge = config(keyvault["resources"]["vault"])["properties"]["enablePurgeProtection"]["operator"]["operands"]
+    assert (purge["condition"], purge["true_value"], purge["false_value"]) == ("enablePurgeProtection", True, None)
+    main = tools.template("main.bicep")
+    assert main["parameters"]["keyVaultPurgeProtection"]["type"] == "bool"
+    assert main["parameters"]["keyVaultPurgeProtection"]["default"] is False
+    assert config(main["modules"]["keyVault"])["params"]["enablePurgeProtection"] == "keyVaultPurgeProtection"
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert mapped["keyVaultPurgeProtection"]["value"] == "${KEY_VAULT_PURGE_PROTECTION=false}"
+    assert "purge protection" in (ROOT / "docs" / "deploy.md").read_text().lower()
 
 
 def test_webhook_urls_are_secure_parameters_stored_only_as_key_vault_secrets(tools: Tools) -> None:
@@ -406,23 +632,86 @@ def test_application_insights_and_log_analytics_refuse_key_based_ingestion(tools
     assert dotted(config(monitoring["resources"]["appInsights"])["properties"]["WorkspaceResourceId"]) == "workspace.id"
 
 
-def test_an_alert_mails_the_operator_when_the_timer_fails_or_does_not_run(tools: Tools) -> None:
+def timer_alert(tools: Tools) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The rule's body, its query text (the format string) and the format arguments."""
     alerts = tools.template("app/alerts.bicep")
     rule = config(alerts["resources"]["timerAlert"])
+    condition = rule["properties"]["criteria"]["allOf"][0]
+    query = variable(alerts, condition["query"])["function"]["parameters"]
+    return rule, query["format_string"], query
+
+
+def test_an_alert_mails_the_monitor_failure_address_when_the_timer_fails_or_does_not_run(tools: Tools) -> None:
+    alerts = tools.template("app/alerts.bicep")
+    rule, text, query = timer_alert(tools)
     assert alerts["resources"]["timerAlert"]["type"] == "Microsoft.Insights/scheduledQueryRules"
     assert rule["properties"]["scopes"] == ["applicationInsightsId"]
     assert "actionGroup" in identifiers(rule["properties"]["actions"])
     condition = rule["properties"]["criteria"]["allOf"][0]
     assert (condition["operator"], condition["threshold"], condition["timeAggregation"]) == ("GreaterThan", 0, "Count")
-    query = variable(alerts, condition["query"])["function"]["parameters"]
-    assert "success == false" in query["format_string"]  # a failed run
-    assert "toscalar(runs | count) == 0" in query["format_string"]  # no run in the window
-    assert (query["arg_1"], query["arg_2"]) == ("timerFunctionName", "missedRunAlertHours")
+    assert "success == false" in text  # a failed run
+    assert "toscalar(runs | count) == 0" in text  # no run in the window
+    arguments = (query["arg_1"], query["arg_2"], query["arg_3"])
+    assert arguments == ("timerFunctionName", "missedRunAlertHours", "deployedAt")
     receivers = config(alerts["resources"]["actionGroup"])["properties"]["emailReceivers"]
-    assert [receiver["emailAddress"] for receiver in receivers] == ["alertEmail"]
+    assert [receiver["emailAddress"] for receiver in receivers] == ["monitorFailureEmail"]
     main = tools.template("main.bicep")
-    assert main["parameters"]["alertEmail"]["default"] is None  # azd asks for it
-    assert config(main["modules"]["alerts"])["params"]["alertEmail"] == "alertEmail"
+    # Named for what it is for: the monitor itself failing, not the chat alerts about contacts.
+    assert "alertEmail" not in main["parameters"]
+    assert main["parameters"]["monitorFailureEmail"]["default"] is None  # azd asks for it
+    assert config(main["modules"]["alerts"])["params"]["monitorFailureEmail"] == "monitorFailureEmail"
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert mapped["monitorFailureEmail"]["value"] == "${MONITOR_FAILURE_EMAIL}"
+
+
+def test_the_alert_windows_on_ingestion_time_so_a_late_ingested_run_is_seen(tools: Tools) -> None:
+    _, text, _ = timer_alert(tools)
+    # Both windows on ingestion time; request time (timestamp) stamps the run's start, which a long run
+    # plus the ingestion delay pushes before a fixed ago(1h).
+    assert re.findall(r"ingestion_time\(\) > ago\((\{1\}h|1h)\)", text) == ["{1}h", "1h"]
+    assert not re.search(r"\btimestamp\s*[<>]", text)
+    assert "ago(" not in text.replace("ingestion_time() > ago(", "")
+    # Failures are counted in the rows ingested in the last hour, one evaluation period.
+    failed = text[text.index("let failed") : text.index("let watchFrom")]
+    assert "ingestion_time() > ago(1h)" in failed
+    assert "success == false" in failed
+
+
+def test_the_missed_run_alert_waits_one_period_plus_slack_after_a_deployment(tools: Tools) -> None:
+    alerts = tools.template("app/alerts.bicep")
+    _, text, _ = timer_alert(tools)
+    deployed = alerts["parameters"]["deployedAt"]
+    # utcNow(): each deployment's own time, in a form KQL's todatetime() documents (its default is not one).
+    assert deployed["default"]["function"] == {"type": "utc_now", "parameters": {"format": "yyyy-MM-ddTHH:mm:ssZ"}}
+    assert "let watchFrom = todatetime('{2}') + {1}h;" in text
+    missed = text[text.index("let missed") : text.index("union")]
+    assert "where now() > watchFrom" in missed
+    assert "toscalar(runs | count) == 0" in missed
+
+
+def test_the_alert_is_stateful_and_never_muted(tools: Tools) -> None:
+    rule, _, _ = timer_alert(tools)
+    properties = rule["properties"]
+    assert properties["autoMitigate"] is True
+    # ARM refuses muteActionsDuration together with autoMitigate.
+    assert "muteActionsDuration" not in properties
+    assert not re.search(r"^\s*muteActionsDuration\s*:", (INFRA / "app" / "alerts.bicep").read_text(), re.MULTILINE)
+    assert (properties["evaluationFrequency"], properties["windowSize"]) == ("PT1H", "PT1H")
+
+
+def test_the_missed_run_look_back_is_bounded_by_the_two_days_a_log_alert_can_see(tools: Tools) -> None:
+    rule, _, _ = timer_alert(tools)
+    assert rule["properties"]["overrideQueryTimeRange"] == "P2D"
+    for template in (tools.template("main.bicep"), tools.template("app/alerts.bicep")):
+        decorators = template["parameters"]["missedRunAlertHours"]["decorators"]
+        assert {"type": "max_value", "argument": 48} in decorators
+        assert {"type": "min_value", "argument": 1} in decorators
+    main = tools.template("main.bicep")
+    assert main["parameters"]["missedRunAlertHours"]["default"] == 26  # a daily schedule plus two hours
+    # The schedule's limit is written where people set it.
+    text = (INFRA / "main.bicep").read_text()
+    schedule_comment = text[: text.index("param checkSchedule")].rsplit("param ", 1)[1]
+    assert "at least daily" in schedule_comment
 
 
 def test_the_alert_watches_the_timer_function_function_app_py_defines(tools: Tools) -> None:
@@ -442,12 +731,12 @@ def test_the_alert_watches_the_timer_function_function_app_py_defines(tools: Too
 def test_each_role_is_assigned_once_by_built_in_id_on_the_narrowest_scope(tools: Tools) -> None:
     expected = {
         ("core/storage.bicep", ROLE_IDS["Storage Blob Data Owner"], "storage"),
-        ("core/storage.bicep", ROLE_IDS["Storage Queue Data Contributor"], "storage"),
-        ("core/storage.bicep", ROLE_IDS["Storage Table Data Contributor"], "storage"),
+        ("core/storage.bicep", ROLE_IDS["Storage Table Data Contributor"], "stateTable"),
         ("core/keyvault.bicep", ROLE_IDS["Key Vault Secrets User"], "vault"),
         ("core/monitoring.bicep", ROLE_IDS["Monitoring Metrics Publisher"], "appInsights"),
     }
     found = set()
+    # The management-group role is granted by the azd hooks (tests/test_hooks.py), not by Bicep.
     for file, _, resource in resources_of_type(tools, "Microsoft.Authorization/roleAssignments"):
         body = config(resource)
         template = tools.template(file)
@@ -461,6 +750,12 @@ def test_each_role_is_assigned_once_by_built_in_id_on_the_narrowest_scope(tools:
         assert name["type"] == "guid"
         assert {"principalId", role_variable} <= identifiers(name["parameters"])
     assert found == expected
+    scopes = {
+        file: (entry["template"].get("globals") or {}).get("scope", {}).get("value")
+        for file, entry in tools.parsed["bicep"].items()
+    }
+    assert [file for file, scope in scopes.items() if scope in ("managementGroup", "tenant")] == []
+    assert ROLE_IDS["Security Reader"] not in json.dumps(tools.parsed["bicep"])
 
 
 def test_the_scope_groups_and_the_identity_reach_the_postprovision_hook_that_grants_the_reader_role(

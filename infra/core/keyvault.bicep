@@ -4,6 +4,8 @@ param name string
 param location string
 param tags object = {}
 param softDeleteRetentionInDays int
+@description('Purge protection: once on, it cannot be turned off, and the vault name stays taken for the retention period after a delete.')
+param enablePurgeProtection bool
 @description('Principal id of the monitor\'s managed identity.')
 param principalId string
 param teamsSecretName string
@@ -28,7 +30,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: softDeleteRetentionInDays
-    enablePurgeProtection: true
+    // ARM refuses an explicit false ("cannot be set to false"), so off is left unset rather than false.
+    // checkov:skip=CKV_AZURE_110: purge protection is a parameter, off by default: the vault holds two webhook URLs that can be reissued, and it would keep the name taken after azd down (docs/deploy.md)
+    // checkov:skip=CKV_AZURE_42: see CKV_AZURE_110; soft delete stays on
+    enablePurgeProtection: enablePurgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       // checkov:skip=CKV_AZURE_109: App Service resolves Key Vault references over the public endpoint when the app has no virtual network; access is by Entra ID role only

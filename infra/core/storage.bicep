@@ -1,4 +1,4 @@
-// Storage for the Functions host, the Flex Consumption deployment package and the alert-state table,
+// Storage for the Functions host (blobs), the Flex Consumption deployment package and the alert-state table,
 // reached only with Entra ID (shared keys off), so no connection string exists anywhere.
 param name string
 param location string
@@ -9,7 +9,6 @@ param stateTableName string
 param principalId string
 
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -64,7 +63,11 @@ resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023
   name: stateTableName
 }
 
-// Role assignments scoped to this account only, named deterministically so redeploying is idempotent.
+// Role assignments on the narrowest scope, named deterministically so redeploying is idempotent.
+// The Functions host of a timer + HTTP app on Flex Consumption needs blobs only (deployment package,
+// host keys, timer schedule status and locks); queues serve queue and blob triggers and Durable
+// Functions, which this app has none of (Microsoft's Flex http quickstart grants blob only). The
+// alert-state table is the one table the monitor touches.
 resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, storageBlobDataOwner)
   scope: storage
@@ -75,19 +78,9 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, storageQueueDataContributor)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
 resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, storageTableDataContributor)
-  scope: storage
+  name: guid(stateTable.id, principalId, storageTableDataContributor)
+  scope: stateTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
     principalId: principalId
@@ -97,5 +90,4 @@ resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
 
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
-output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
