@@ -33,6 +33,7 @@ async def check(req: func.HttpRequest) -> func.HttpResponse:
             os.environ,
             trigger="http",
             notify=request.notify,
+            announce=request.announce,
             management_group_ids=request.management_group_ids,
             subscription_ids=request.subscription_ids,
         )

@@ -10,7 +10,8 @@ Status codes:
   400  a bad request parameter, body or content type, or a scope the settings rule out (ScopeOverrideError)
   404  a requested subscription is not in the scope the run can see (NotInScope): `notFound` lists them
   405  a method other than GET or POST
-  502  the run failed (scope unreadable, no subscriptions, authentication, ...): RunFailed's reason
+  502  the run failed (scope unreadable, no subscriptions, authentication, ...): RunFailed's reason;
+       with announce=true also `channels`, what each chat channel got, when delivery failed
   503  the app's own settings are invalid (ConfigError): every problem listed, fixed by the operator
   500  anything unexpected: a generic message, the exception goes to the log only
 """
@@ -43,7 +44,8 @@ _GROUPS = "managementGroup"
 _SUBSCRIPTIONS = "subscription"
 _FORMAT = "format"
 _NOTIFY = "notify"
-PARAMETERS = (_GROUPS, _SUBSCRIPTIONS, _FORMAT, _NOTIFY)
+_ANNOUNCE = "announce"
+PARAMETERS = (_GROUPS, _SUBSCRIPTIONS, _FORMAT, _NOTIFY, _ANNOUNCE)
 # The Functions host accepts the function key as ?code=...; it is the host's, never ours to echo or reject.
 _HOST_PARAMETERS = frozenset({"code"})
 # How much of a caller's bad input an error message repeats.
@@ -75,6 +77,8 @@ class CheckRequest:
     subscription_ids: tuple[str, ...]
     output_format: str  # "json" | "table" | "html"
     notify: bool
+    # Post a "monitor is live" notice to every channel before the alerts, and answer with what each got.
+    announce: bool = False
 
     def apply_to(self, settings: Settings) -> Settings:
         """The app's settings with this request's scope in place of MANAGEMENT_GROUP_IDS / INCLUDE_SUBSCRIPTION_IDS.
@@ -96,6 +100,17 @@ class HttpAnswer:
 class RunOutcome(Protocol):
     @property
     def report(self) -> Report: ...
+
+
+class ChannelResult(Protocol):
+    """What one chat channel got (shared.notify.DeliveryResult)."""
+
+    channel: str
+    host: str
+    ok: bool
+    messages_sent: int
+
+    def describe(self) -> str: ...
 
 
 def query_parameters(url: str) -> dict[str, list[str]]:
@@ -135,11 +150,16 @@ def parse_check_request(
     subscriptions = _ids(given.get(_SUBSCRIPTIONS, []), _SUBSCRIPTIONS, is_subscription_id, "subscription ids (GUIDs)")
     if len(groups) + len(subscriptions) > MAX_IDS:
         raise BadRequest(f"at most {MAX_IDS} management group and subscription ids per request")
+    notify = _flag(given.get(_NOTIFY, []), _NOTIFY)
+    announce = _flag(given.get(_ANNOUNCE, []), _ANNOUNCE)
+    if announce and given.get(_NOTIFY) and not notify:
+        raise BadRequest("announce posts the alerts as well as the notice; drop notify=false or announce=true")
     return CheckRequest(
         management_group_ids=tuple(dict.fromkeys(groups)),
         subscription_ids=tuple(dict.fromkeys(sub.lower() for sub in subscriptions)),
         output_format=_output_format(given.get(_FORMAT, [])),
-        notify=_notify(given.get(_NOTIFY, [])),
+        notify=notify or announce,
+        announce=announce,
     )
 
 
@@ -165,7 +185,10 @@ async def handle_check(
     try:
         outcome = await run(request)
         report = outcome.report
-        return _answer(report, request.output_format, portal_url)
+        answer = _answer(report, request.output_format, portal_url)
+        if request.announce:
+            answer = _with_channels(answer, _channels(outcome))
+        return answer
     except NotInScope as error:
         # Subscriptions the caller named that the run cannot find: nothing was checked, posted or stored.
         log.info("check request rejected: %s", error)
@@ -187,7 +210,8 @@ async def handle_check(
     except MonitorError as error:
         # Raised on purpose further down (e.g. a chat channel refusing delivery): a failing dependency.
         log.warning("check request did not complete: %s", error)
-        return _error(502, f"the check did not complete: {error}")
+        channels = _channels(error) if request.announce else None
+        return _error(502, f"the check did not complete: {error}", extra={"channels": channels} if channels else None)
     except Exception:
         log.exception("check request failed unexpectedly")
         return _error(500, "the check failed unexpectedly; the details are in the function's log")
@@ -206,6 +230,44 @@ def _answer(report: Report, output_format: str, portal_url: str) -> HttpAnswer:
             document["exitCode"] = exit_code(report)
     document.setdefault("exitCode", exit_code(report))
     return HttpAnswer(200, json.dumps(document, indent=2) + "\n", "application/json", dict(_COMMON_HEADERS))
+
+
+def _channels(source: object) -> list[dict[str, object]]:
+    """What each channel got, from a MonitorOutcome or a DeliveryFailed: the live notice and the alerts."""
+    announcement: tuple[ChannelResult, ...] = tuple(getattr(source, "announcement", ()))
+    deliveries: tuple[ChannelResult, ...] = tuple(getattr(source, "deliveries", ()))
+    by_channel: dict[str, dict[str, object]] = {}
+    for key, results in (("notice", announcement), ("alerts", deliveries)):
+        for result in results:
+            entry = by_channel.setdefault(result.channel, {"channel": result.channel, "host": result.host})
+            said = result.describe().split(": ", 1)[-1]  # without the "channel (host)" the entry already names
+            entry[key] = {"delivered": result.ok, "messages": result.messages_sent, "detail": said}
+    return list(by_channel.values())
+
+
+def _with_channels(answer: HttpAnswer, channels: list[dict[str, object]]) -> HttpAnswer:
+    if answer.mimetype == "application/json":
+        document = json.loads(answer.body)
+        document["channels"] = channels
+        body = json.dumps(document, indent=2) + "\n"
+    elif answer.mimetype == "text/plain":
+        body = answer.body + "\n" + "\n".join(_channel_lines(channels)) + "\n"
+    else:  # the HTML page is for people reading the report; the channels are in the run summary
+        return answer
+    return HttpAnswer(answer.status, body, answer.mimetype, answer.headers)
+
+
+def _channel_lines(channels: list[dict[str, object]]) -> list[str]:
+    if not channels:
+        return ["Chat channels: none configured (TEAMS_WEBHOOK_URL, SLACK_WEBHOOK_URL); nothing was posted."]
+    lines = ["Chat channels:"]
+    for entry in channels:
+        lines.append(f"  {entry['channel']} ({entry['host']})")
+        for key, label in (("notice", "live notice"), ("alerts", "alerts")):
+            got = entry.get(key)
+            if isinstance(got, dict):
+                lines.append(f"    {label}: {got['detail']}")
+    return lines
 
 
 def _error(
@@ -258,9 +320,9 @@ def _body_values(name: str, value: Any) -> list[Any]:
         if not isinstance(value, str):
             raise BadRequest(f"format must be one of the strings {', '.join(FORMATS)}")
         return [value]
-    # notify: a real JSON boolean; the query string's "true"/"false" text is for URLs only.
+    # notify, announce: a real JSON boolean; the query string's "true"/"false" text is for URLs only.
     if not isinstance(value, bool):
-        raise BadRequest("notify must be true or false (a JSON boolean)")
+        raise BadRequest(f"{name} must be true or false (a JSON boolean)")
     return [value]
 
 
@@ -292,13 +354,13 @@ def _output_format(values: list[str]) -> str:
     return value.strip().lower()
 
 
-def _notify(values: list[Any]) -> bool:
-    value = _single(values, _NOTIFY)
+def _flag(values: list[Any], name: str) -> bool:
+    value = _single(values, name)
     if value is None or isinstance(value, bool):
         return bool(value)
     text = value.strip().lower()
     if text not in ("true", "false"):
-        raise BadRequest(f"notify {_echo(value)} must be true or false")
+        raise BadRequest(f"{name} {_echo(value)} must be true or false")
     return text == "true"
 
 

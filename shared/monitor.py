@@ -31,7 +31,7 @@ from .clouds import CLOUDS, find_cloud
 from .config import Settings, load_settings
 from .errors import ConfigError, MonitorError, NotInScope
 from .models import AlertKind, Report
-from .notify import DeliveryResult, deliver_batch, deliver_run_failure, delivered_to_all
+from .notify import DeliveryResult, deliver_batch, deliver_live_notice, deliver_run_failure, delivered_to_all
 from .notify.settings import NotifySettings, load_notify_settings
 from .setting_names import near_misses
 
@@ -42,6 +42,14 @@ SUMMARY_EVENT = "contact-monitor-run"
 
 class DeliveryFailed(MonitorError):
     """A chat channel did not confirm delivery; only what every channel was told advanced the alert state."""
+
+    def __init__(
+        self, message: str, deliveries: Sequence[DeliveryResult] = (), announcement: Sequence[DeliveryResult] = ()
+    ):
+        super().__init__(message)
+        # What each channel got, for an HTTP caller to see beside the reason.
+        self.deliveries = tuple(deliveries)
+        self.announcement = tuple(announcement)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class MonitorOutcome:
     state_advanced: bool = False
     conflicts: int = 0
     summary: Mapping[str, object] = field(default_factory=dict)
+    # The "monitor is live" notice, one per configured channel, when the run was asked to announce itself.
+    announcement: tuple[DeliveryResult, ...] = ()
 
 
 async def run_monitor(
@@ -62,14 +72,21 @@ async def run_monitor(
     *,
     trigger: str,
     notify: bool = True,
+    announce: bool = False,
     management_group_ids: Sequence[str] = (),
     subscription_ids: Sequence[str] = (),
     credential: AsyncTokenCredential | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> MonitorOutcome:
-    """Raises what made the run fail (ConfigError, RunFailed, StateUnavailable, ...) after announcing it."""
+    """Raises what made the run fail (ConfigError, RunFailed, StateUnavailable, ...) after announcing it.
+
+    `announce` posts a short "monitor is live" notice to every channel before the alerts (it implies `notify`).
+    """
+    notify = notify or announce
     started = time.monotonic()
     summary: dict[str, object] = {"event": SUMMARY_EVENT, "trigger": trigger, "notify": notify}
+    if announce:
+        summary["announce"] = True
     # A misspelt setting name is ignored silently by the loader; the summary and the log name it.
     warnings = near_misses(environ)
     if warnings:
@@ -93,7 +110,7 @@ async def run_monitor(
         raise
     credential = credential or build_credential(settings)
     try:
-        return await _monitored(settings, credential, notify, summary, started, clock)
+        return await _monitored(settings, credential, notify, announce, summary, started, clock)
     finally:
         await credential.close()
 
@@ -102,6 +119,7 @@ async def _monitored(
     settings: Settings,
     credential: AsyncTokenCredential,
     notify: bool,
+    announce: bool,
     summary: dict[str, object],
     started: float,
     clock: Callable[[], datetime],
@@ -123,6 +141,9 @@ async def _monitored(
         _log_summary(summary, started, outcome="checked")
         return MonitorOutcome(report, None, summary=summary)
 
+    announcement = tuple(await _announce_live(report, settings.notify)) if announce else ()
+    if announce:
+        summary["announced"] = {result.channel: "ok" if result.ok else "failed" for result in announcement}
     alerted = await _alert(settings, report, credential, clock())
     decision, deliveries = alerted.decision, alerted.deliveries
     summary.update(
@@ -139,13 +160,15 @@ async def _monitored(
         refused = "; ".join(result.describe() for result in deliveries if not result.ok)
         failure = DeliveryFailed(
             f"chat delivery failed; {alerted.told} alert(s) reached every channel and were recorded, "
-            f"{alerted.pending} stay pending for the next run: {refused}"
+            f"{alerted.pending} stay pending for the next run: {refused}",
+            deliveries,
+            announcement,
         )
     if failure is not None:
         _log_summary(summary, started, outcome="failed", reason=str(failure))
         raise failure
     _log_summary(summary, started, outcome="completed")
-    return MonitorOutcome(report, decision, deliveries, alerted.advanced, alerted.conflicts, summary)
+    return MonitorOutcome(report, decision, deliveries, alerted.advanced, alerted.conflicts, summary, announcement)
 
 
 @dataclass(frozen=True)
@@ -199,6 +222,18 @@ async def _deliver(decision: Decision, notify_settings: NotifySettings) -> list[
         return []
     # Webhook delivery is blocking HTTP; keep the event loop free for anything else in flight.
     return await asyncio.to_thread(deliver_batch, decision.batch, notify_settings)
+
+
+async def _announce_live(report: Report, notify_settings: NotifySettings) -> list[DeliveryResult]:
+    """The "monitor is live" notice; a channel refusing it is reported to the caller, not a failed run."""
+    if not notify_settings.channels:
+        log.warning("no chat channel configured (TEAMS_WEBHOOK_URL, SLACK_WEBHOOK_URL): no live notice posted")
+        return []
+    results = await asyncio.to_thread(deliver_live_notice, report, notify_settings)
+    for result in results:
+        if not result.ok:
+            log.warning("live notice: %s", result.describe())
+    return results
 
 
 async def _announce_run_failure(

@@ -467,6 +467,79 @@ def test_notify_true_posts_through_the_same_alert_state_as_the_timer(app_setting
     assert counts(hooks) == {"teams": 1, "slack": 1}  # the timer found nothing new after the manual run
 
 
+def notices(hooks, channel: str) -> list[str]:
+    return [text for text in posted(hooks, channel) if "Defender Contact Monitor is live" in text]
+
+
+def test_announce_posts_one_live_notice_to_every_channel_then_the_alerts_and_answers_what_each_got(
+    app_settings, use_tenant, hooks, summaries
+):
+    use_tenant(four_subscriptions())
+
+    response = call_http("GET", "?format=table&announce=true")
+
+    assert response.status_code == 200
+    text = response.get_body().decode()
+    for channel in CHANNELS:
+        [notice] = notices(hooks, channel)
+        assert "checked 4 subscriptions in " in notice and "2 need attention" in notice
+        assert len(hooks.messages(channel)) == 2  # the notice, then the alerts as usual
+        assert "is live" in json.dumps(hooks.messages(channel)[0].payload)
+    channels = text[text.index("Chat channels:") :]
+    assert channels.count("live notice: delivered 1 message(s)") == 2
+    assert channels.count("alerts: delivered 1 message(s)") == 2
+    assert hooks.secret not in text
+    assert summaries()[0]["announced"] == {"teams": "ok", "slack": "ok"}
+
+
+def test_the_live_notice_names_the_requested_scope_by_its_display_name(app_settings, use_tenant, hooks):
+    use_tenant(four_subscriptions())
+
+    response = call_http("GET", "?managementGroup=platform&announce=true")
+
+    document = json.loads(response.get_body())
+    assert "checked 2 subscriptions in Platform, 1 needs attention." in notices(hooks, "slack")[0]
+    assert [entry["channel"] for entry in document["channels"]] == ["teams", "slack"]
+    assert all(entry["notice"]["delivered"] and entry["alerts"]["delivered"] for entry in document["channels"])
+
+
+def test_a_channel_refusing_the_live_notice_is_in_the_answer_and_does_not_fail_the_check(
+    app_settings, use_tenant, hooks, summaries
+):
+    use_tenant(four_subscriptions())
+    hooks.expect("slack", Reply(404, "channel_not_found"))  # the notice; the alerts then go through
+
+    response = call_http("GET", "?announce=true")
+
+    assert response.status_code == 200
+    slack = json.loads(response.get_body())["channels"][1]
+    assert slack["notice"]["delivered"] is False and "channel_not_found" in slack["notice"]["detail"]
+    assert slack["alerts"]["delivered"] is True
+    assert summaries()[0]["announced"] == {"teams": "ok", "slack": "failed"}
+
+
+def test_alerts_that_fail_with_announce_answer_502_with_what_each_channel_got(app_settings, use_tenant, hooks):
+    use_tenant(four_subscriptions())
+    hooks.expect("teams", Reply(202), *[Reply(500, "boom", retry_after="0")] * 6)
+
+    response = call_http("GET", "?announce=true")
+
+    assert response.status_code == 502
+    teams = json.loads(response.get_body())["channels"][0]
+    assert teams["notice"]["delivered"] is True and teams["alerts"]["delivered"] is False
+
+
+def test_announce_without_a_channel_says_nothing_was_posted(app_settings, use_tenant, hooks, monkeypatch):
+    use_tenant(four_subscriptions())
+    for name in ("TEAMS_WEBHOOK_URL", "SLACK_WEBHOOK_URL"):
+        monkeypatch.delenv(name)
+
+    response = call_http("GET", "?format=table&announce=true")
+
+    assert response.status_code == 200
+    assert "Chat channels: none configured" in response.get_body().decode()
+
+
 def test_a_partial_on_demand_check_does_not_resolve_subscriptions_it_did_not_look_at(
     app_settings, use_tenant, hooks, summaries
 ):
@@ -501,6 +574,8 @@ def test_the_html_format_is_a_page(app_settings, use_tenant):
         ("", b"{not json", "JSON"),
         ("?format=xml", b"", "format"),
         ("?notify=perhaps", b"", "notify"),
+        ("?announce=yes", b"", "announce"),
+        ("?announce=true&notify=false", b"", "announce"),
     ],
 )
 def test_bad_requests_get_a_400_with_a_json_error(app_settings, hooks, query, body, problem):

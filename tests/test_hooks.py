@@ -558,7 +558,7 @@ def test_postdeploy_runs_one_check_with_the_function_key_and_says_the_monitor_is
     (keys,) = run.az("functionapp", "function", "keys", "list")
     assert keys[keys.index("--function-name") + 1] == "check"
     ((path, headers),) = route.requests
-    assert path == "/api/check?format=table&notify=true"
+    assert path == "/api/check?format=table&announce=true"  # a "monitor is live" notice, then the alerts
     assert headers.get("x-functions-key") == KEY  # in a header, never in the URL
     assert "Prod           PASS" in run.stdout
     assert "monitor is live" in run.stdout
@@ -575,6 +575,45 @@ def test_postdeploy_shows_a_long_report_in_part_and_says_how_much_is_left(
     assert "Subscription 059" in run.stdout
     assert "Subscription 060" not in run.stdout
     assert "15 more lines" in run.stdout
+
+
+CHANNELS_TOLD = (
+    "\nChat channels:\n  teams (contoso.webhook.office.com)\n    live notice: delivered 1 message(s), HTTP 202\n"
+    "    alerts: delivered 1 message(s), HTTP 202\n"
+)
+
+
+def test_postdeploy_always_shows_what_each_channel_got_even_after_a_long_report(
+    bench: Bench, check_route: tuple[CheckRoute, str]
+) -> None:
+    route, uri = check_route
+    route.body = "".join(f"Subscription {n:03}   PASS\n" for n in range(75)) + CHANNELS_TOLD
+    run = bench.run("postdeploy.sh", **deployed(uri))
+    assert run.returncode == 0
+    assert "Subscription 060" not in run.stdout
+    assert "live notice: delivered 1 message(s)" in run.stdout
+    assert "each chat channel got a" in run.stdout
+
+
+def test_postdeploy_says_when_a_channel_did_not_take_the_notice_and_how_to_rerun(
+    bench: Bench, check_route: tuple[CheckRoute, str]
+) -> None:
+    route, uri = check_route
+    route.body += CHANNELS_TOLD.replace(
+        "delivered 1 message(s), HTTP 202\n    alerts", "NOT delivered: HTTP 404\n    alerts"
+    )
+    run = bench.run("postdeploy.sh", **deployed(uri))
+    assert run.returncode == 0
+    assert "did not take its message" in run.stdout
+    assert "azd hooks run postdeploy" in run.stdout
+
+
+def test_postdeploy_without_a_channel_says_nobody_was_told(bench: Bench, check_route: tuple[CheckRoute, str]) -> None:
+    route, uri = check_route
+    route.body += "\nChat channels: none configured (TEAMS_WEBHOOK_URL, SLACK_WEBHOOK_URL); nothing was posted.\n"
+    run = bench.run("postdeploy.sh", **deployed(uri))
+    assert run.returncode == 0
+    assert "nobody was told" in run.stdout
 
 
 def test_postdeploy_when_the_role_is_not_effective_yet_prints_what_it_saw_and_how_to_rerun(

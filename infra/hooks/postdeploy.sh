@@ -1,8 +1,9 @@
 #!/bin/sh
 # azd postdeploy hook: run one check through the deployed app, with chat delivery, so a fresh deployment
 # says at once that it works (or what stops it), instead of at the next scheduled run.
-# It calls the on-demand route (GET /api/check?format=table&notify=true) with the check function's key
-# in the x-functions-key header, and prints what it saw. It never fails `azd up`: when the role is not
+# It calls the on-demand route (GET /api/check?format=table&announce=true) with the check function's key
+# in the x-functions-key header: every chat channel gets a short "monitor is live" notice plus the alerts
+# as usual, and the answer lists what each channel got. It prints what it saw. It never fails `azd up`: when the role is not
 # effective yet, or the app cannot be reached, it says so and prints the command to run it again.
 set -u
 hook=postdeploy
@@ -46,26 +47,36 @@ while :; do
     sleep 10
 done
 
-echo "$hook: running one check through $uri/api/check (it posts to the chat channels)"
+echo "$hook: running one check through $uri/api/check (it tells the chat channels the monitor is live)"
 # The key goes in a header read from stdin: never on a command line, in a URL or in this output.
 # --max-time bounds the whole call: the front end ends an HTTP request after 230 s anyway.
 status=$(printf 'x-functions-key: %s\n' "$key" | curl --silent --show-error --max-time 240 --header @- \
-    --output "$work/body" --write-out '%{http_code}' "$uri/api/check?format=table&notify=true" 2>"$work/errors")
+    --output "$work/body" --write-out '%{http_code}' "$uri/api/check?format=table&announce=true" 2>"$work/errors")
 status=${status:-000}
 body() {
     if [ -s "$work/body" ]; then
-        sed -n '1,60s/^/    /p' "$work/body"
-        lines=$(($(wc -l <"$work/body")))
+        # What each channel got ends the table answer: always shown, after at most 60 lines of the report.
+        sed '/^Chat channels:/,$d' "$work/body" >"$work/report"
+        sed -n '1,60s/^/    /p' "$work/report"
+        lines=$(($(wc -l <"$work/report")))
         if [ "$lines" -gt 60 ]; then
             echo "    ... $((lines - 60)) more lines: run the check yourself (docs/deploy.md, Running a check on demand)"
         fi
+        sed -n '/^Chat channels:/,$s/^/    /p' "$work/body"
     fi
 }
 case "$status" in
     200)
         body
-        echo "$hook: the monitor is live: the check ran (report above). The chat channels got what the alert"
-        echo "$hook: rules send: new failures (a run where all pass posts only with NOTIFY_ALWAYS=true)."
+        echo "$hook: the monitor is live: the check ran (report above)."
+        if grep -q '^Chat channels: none configured' "$work/body"; then
+            echo "$hook: no chat channel is configured, so nobody was told; only the HTTP check reports (docs/chat-alerts.md)."
+        elif grep -q 'NOT delivered' "$work/body"; then
+            echo "$hook: a chat channel did not take its message (listed above): check its webhook URL"
+            echo "$hook: (docs/chat-alerts.md), then run it again with: $rerun"
+        else
+            echo "$hook: each chat channel got a \"monitor is live\" notice plus the alerts the rules send (listed above)."
+        fi
         ;;
     502)
         body

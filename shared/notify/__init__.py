@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from ..models import AlertBatch, AlertItem, AlertKind, Report
+from ..display_text import one_line
+from ..models import AlertBatch, AlertItem, AlertKind, Report, Status
 from .base import DeliveryResult, Message, Notifier, Payload, delivered_to_all
 from .delivery import DEFAULT_POLICY, DeliveryPolicy, delivery_budget_seconds, host_of
 from .settings import NOTIFY_SETTINGS, NotifySettings, load_notify_settings
@@ -27,10 +28,12 @@ __all__ = [
     "NotifySettings",
     "batch_from_report",
     "deliver_batch",
+    "deliver_live_notice",
     "deliver_run_failure",
     "deliver_test_message",
     "delivered_to_all",
     "delivery_budget_seconds",
+    "live_notice_text",
     "load_notify_settings",
     "notifiers",
     "render_payloads",
@@ -106,6 +109,28 @@ def deliver_test_message(
     """A short message to each configured channel, to verify a new deployment's webhooks."""
     text = "Test message: chat alerts from the Defender Contact Monitor reach this channel."
     return _notice("Defender Contact Monitor test", text, settings, policy)
+
+
+def live_notice_text(report: Report) -> str:
+    """One line saying the monitor runs and what it found, e.g. after a fresh deployment."""
+    total = len(report.results)
+    attention = report.count(Status.FAIL) + report.count(Status.ERROR)
+    names = [one_line(report.scope_name(index)) for index in range(len(report.scope))]
+    scope = ", ".join(name for name in names if name) or "the configured scope"
+    found = f"{attention} need{'s' if attention == 1 else ''} attention" if attention else "none needs attention"
+    return (
+        f"Defender Contact Monitor is live: checked {total} subscription{'' if total == 1 else 's'} "
+        f"in {scope}, {found}."
+    )
+
+
+def deliver_live_notice(
+    report: Report,
+    settings: NotifySettings,
+    policy: DeliveryPolicy = DEFAULT_POLICY,
+) -> list[DeliveryResult]:
+    """Tell every configured channel the monitor is live (the alerts follow as usual); one result per channel."""
+    return _notice("Defender Contact Monitor is live", live_notice_text(report), settings, policy)
 
 
 def _notice(title: str, text: str, settings: NotifySettings, policy: DeliveryPolicy) -> list[DeliveryResult]:
