@@ -6,13 +6,18 @@ name and key below are Azurite's well-known development credentials, published i
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -128,3 +133,96 @@ def private_azurite() -> Iterator[AzuriteTable]:
     """An Azurite of the test's own, for tests that stop it."""
     with AzuriteTable() as server:
         yield server
+
+
+# Azure Storage's answer to a data-plane call the caller's role does not cover (e.g. POST /Tables with
+# Storage Table Data Contributor granted on one table only).
+PERMISSION_MISMATCH_BODY = json.dumps(
+    {
+        "odata.error": {
+            "code": "AuthorizationPermissionMismatch",
+            "message": {
+                "lang": "en-US",
+                "value": "This request is not authorized to perform this operation using this permission.\n"
+                "RequestId:00000000-0000-0000-0000-000000000000\nTime:2026-11-30T07:00:00.0000000Z",
+            },
+        }
+    }
+)
+
+
+class RefusingProxy:
+    """A plain HTTP proxy in front of Azurite that answers what `refuses(method, path)` names with 403
+    AuthorizationPermissionMismatch, as Azure Storage does for a role that does not cover the call, and
+    forwards everything else. `requests` records (method, path) of every call that reached it."""
+
+    def __init__(self, azurite: AzuriteTable, refuses: Callable[[str, str], bool]) -> None:
+        self.requests: list[tuple[str, str]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests.append((self.command, self.path))
+                if refuses(self.command, urlsplit(self.path).path):
+                    self._send(
+                        403,
+                        {
+                            "x-ms-error-code": "AuthorizationPermissionMismatch",
+                            "Content-Type": "application/json;odata=minimalmetadata;charset=utf-8",
+                        },
+                        PERMISSION_MISMATCH_BODY.encode(),
+                    )
+                    return
+                upstream = http.client.HTTPConnection("127.0.0.1", azurite.port, timeout=30)
+                try:
+                    upstream.request(self.command, self.path, body=body or None, headers=dict(self.headers.items()))
+                    answer = upstream.getresponse()
+                    payload = answer.read()
+                    headers = {
+                        name: value
+                        for name, value in answer.getheaders()
+                        if name.lower() not in ("transfer-encoding", "connection", "content-length")
+                    }
+                    self._send(answer.status, headers, payload)
+                finally:
+                    upstream.close()
+
+            def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_MERGE = do_DELETE = _handle  # noqa: N815 - http.server names
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+            f"TableEndpoint=http://127.0.0.1:{self._server.server_address[1]}/{ACCOUNT};"
+        )
+
+    def __enter__(self) -> RefusingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def refusing_proxy(azurite_server: AzuriteTable) -> Callable[[Callable[[str, str], bool]], RefusingProxy]:
+    """`with refusing_proxy(refuses) as proxy:` a RefusingProxy in front of the shared Azurite."""
+    return lambda refuses: RefusingProxy(azurite_server, refuses)

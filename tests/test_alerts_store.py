@@ -1,9 +1,11 @@
 """Alert state in Table Storage (Azurite, the real azure-data-tables client): conditional writes, settings."""
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 from shared.alerts.policy import AlertState, StateChange, decide
 from shared.alerts.settings import StateSettings, load_state_settings
@@ -132,7 +134,7 @@ def test_unreachable_storage_is_a_state_unavailable_error_without_the_account_ke
         run(load(settings))
 
     assert account_key not in str(raised.value)
-    assert "could not open the alert state table" in str(raised.value)
+    assert "could not read alert state" in str(raised.value)
 
 
 def test_state_is_off_unless_an_endpoint_or_a_connection_string_is_set():
@@ -242,3 +244,90 @@ def test_an_alert_that_was_not_told_is_stored_as_pending_and_named_again_first(s
     assert run(apply(settings, second.changes)) == (1, 0)
     told = run(load(settings))["00000000-0000-4000-8000-000000000001"]
     assert (told.first_seen, told.last_notified, told.pending_since) == (NOW, later, None)
+
+
+# -- a role granted on the state table only (infra/core/storage.bicep) ------------------------------
+
+
+ACCOUNT = "devstoreaccount1"  # Azurite's development account (tests/azurite.py)
+
+
+def key_of(connection_string: str) -> str:
+    return connection_string.split("AccountKey=")[1].split(";")[0]
+
+
+def creating_a_table(method: str, path: str) -> bool:
+    """POST /Tables: the account-level call a table-scoped Storage Table Data Contributor may not make."""
+    return method == "POST" and path.rstrip("/").endswith("/Tables")
+
+
+def everything(method: str, path: str) -> bool:
+    return True
+
+
+async def a_whole_run(settings: StateSettings) -> dict[str, AlertState]:
+    """What a monitored run does with the store: read, write, record and clear the run failure, read again."""
+    decision = decide({}, report(failing(1, "contact-email"), failing(2, "owner-notifications")), NOW, WEEK)
+    async with TableStateStore.open(settings, None) as store:
+        assert await store.load() == {}
+        assert (await store.apply(decision.changes)).written == 2
+        assert await store.run_failure() is None
+        assert await store.record_run_failure(NOW, None)
+        await store.clear_run_failure()
+        return await store.load()
+
+
+def test_an_existing_table_is_used_without_any_account_level_call(azurite_server, refusing_proxy):
+    table = f"state{uuid.uuid4().hex[:16]}"
+    # Made beforehand by someone else, as azd provision makes it.
+
+    with TableServiceClient.from_connection_string(azurite_server.connection_string) as service:
+        service.create_table(table)
+
+    with refusing_proxy(creating_a_table) as proxy:
+        settings = settings_for({"STATE_CONNECTION_STRING": proxy.connection_string, "STATE_TABLE_NAME": table})
+        states = run(a_whole_run(settings))
+
+    assert len(states) == 2
+    assert not [request for request in proxy.requests if creating_a_table(request[0], request[1].split("?")[0])]
+
+
+def test_a_missing_table_is_created_by_the_first_write_where_the_identity_may(azurite_server, refusing_proxy):
+    table = f"state{uuid.uuid4().hex[:16]}"
+    with refusing_proxy(lambda method, path: False) as proxy:
+        settings = settings_for({"STATE_CONNECTION_STRING": proxy.connection_string, "STATE_TABLE_NAME": table})
+        states = run(a_whole_run(settings))
+
+    assert len(states) == 2
+    assert sum(1 for method, path in proxy.requests if creating_a_table(method, path.split("?")[0])) == 1
+
+
+def test_a_missing_table_the_identity_may_not_create_names_the_role_and_the_scope(azurite_server, refusing_proxy):
+    table = f"state{uuid.uuid4().hex[:16]}"
+    decision = decide({}, report(failing(1, "contact-email")), NOW, WEEK)
+    with refusing_proxy(creating_a_table) as proxy:
+        settings = settings_for({"STATE_CONNECTION_STRING": proxy.connection_string, "STATE_TABLE_NAME": table})
+        assert run(load(settings)) == {}  # nothing stored yet: the run posts every problem
+        with pytest.raises(StateUnavailable) as raised:
+            run(apply(settings, decision.changes))
+
+    message = str(raised.value)
+    assert f"'{table}' does not exist in storage account '{ACCOUNT}'" in message
+    assert "Storage Table Data Contributor" in message and "AuthorizationPermissionMismatch" in message
+    assert key_of(azurite_server.connection_string) not in message and "AccountKey" not in message
+
+
+def test_a_role_that_does_not_cover_the_table_says_which_role_on_which_table_without_any_secret(
+    azurite_server, refusing_proxy
+):
+    table = f"state{uuid.uuid4().hex[:16]}"
+    with refusing_proxy(everything) as proxy:
+        settings = settings_for({"STATE_CONNECTION_STRING": proxy.connection_string, "STATE_TABLE_NAME": table})
+        with pytest.raises(StateUnavailable) as raised:
+            run(load(settings))
+
+    message = str(raised.value)
+    assert message.startswith("could not read alert state: storage refused to read table")
+    assert f"'{table}' in account '{ACCOUNT}'" in message
+    assert "HTTP 403 AuthorizationPermissionMismatch" in message and "Storage Table Data Contributor" in message
+    assert key_of(azurite_server.connection_string) not in message and "Signature" not in message

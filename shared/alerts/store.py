@@ -5,13 +5,18 @@ Every write is conditional (create-if-absent, replace/delete-if-match), so when 
 newer state alone instead of overwriting it; its conflicts are counted and logged. A row the
 other run deleted (the alert resolved) is such a conflict too, not a storage failure. Each
 operation ends within STATE_OPERATION_SECONDS, whatever storage does.
+
+The table is used as it is, without any account-level call: infra creates it and grants Storage
+Table Data Contributor on that table only, which may not POST /Tables. A missing table holds no
+state; it is created (an account-level operation) only when a write finds it missing, which is
+what a local run against Azurite or a key-based account needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +24,13 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
@@ -27,6 +38,8 @@ from ..errors import MonitorError
 from ..models import Status
 from .policy import AlertState, StateChange
 from .settings import STATE_OPERATION_SECONDS, StateSettings
+
+TABLE_ROLE = "Storage Table Data Contributor"
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +76,9 @@ class TableStateStore:
 
     def __init__(self, client: TableClient) -> None:
         self._client = client
-        self._table_ready = False
+        # One creation at a time when concurrent writes all find the table missing.
+        self._creating = asyncio.Lock()
+        self._created = False
 
     @classmethod
     def open(cls, settings: StateSettings, credential: AsyncTokenCredential | None) -> TableStateStore:
@@ -91,7 +106,6 @@ class TableStateStore:
         """Every subscription's alert state, keyed by lower-case subscription id."""
         query = "PartitionKey eq @partition"
         async with _within("read alert state"):
-            await self._ensure_table()
             try:
                 entities = [
                     entity
@@ -100,7 +114,9 @@ class TableStateStore:
                     )
                 ]
             except AzureError as error:
-                raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
+                if _table_missing(error):
+                    return {}  # created by the first write
+                raise StateUnavailable(f"could not read alert state: {self._describe(error, 'read')}") from error
         states = {}
         for entity in entities:
             state = _from_entity(entity)
@@ -114,20 +130,19 @@ class TableStateStore:
             return await self._apply(changes)
 
     async def _apply(self, changes: Iterable[StateChange]) -> ApplyResult:
-        await self._ensure_table()
         limit = asyncio.Semaphore(WRITE_CONCURRENCY)
 
         async def write(change: StateChange) -> bool:
             async with limit:
                 try:
-                    await self._apply_one(change)
+                    await self._in_table(lambda: self._apply_one(change))
                 except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                     # Another run advanced (or resolved and deleted) this subscription since we read it;
                     # its write is the newer one.
                     log.warning("alert state of %s changed during this run; kept the other's", change.subscription_id)
                     return False
                 except AzureError as error:
-                    raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+                    raise StateUnavailable(f"could not write alert state: {self._describe(error, 'write')}") from error
                 return True
 
         try:
@@ -142,23 +157,21 @@ class TableStateStore:
     async def run_failure(self) -> RunFailureState | None:
         """When the channels were last told that the monitor could not run, if they were."""
         async with _within("read alert state"):
-            await self._ensure_table()
             try:
                 entity = await self._client.get_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
-            except ResourceNotFoundError:
+            except ResourceNotFoundError:  # no such row, or no table yet
                 return None
             except AzureError as error:
-                raise StateUnavailable(f"could not read alert state: {_describe(error)}") from error
+                raise StateUnavailable(f"could not read alert state: {self._describe(error, 'read')}") from error
         return RunFailureState(_as_datetime(entity["LastNotified"]), entity.metadata["etag"])
 
     async def record_run_failure(self, now: datetime, previous: RunFailureState | None) -> bool:
         """False when a concurrent run recorded (or cleared) it first."""
         entity = {"PartitionKey": MONITOR_PARTITION, "RowKey": RUN_FAILURE_ROW, "LastNotified": now}
         async with _within("write alert state"):
-            await self._ensure_table()
             try:
                 if previous is None:
-                    await self._client.create_entity(entity)
+                    await self._in_table(lambda: self._client.create_entity(entity))
                 else:
                     await self._client.update_entity(
                         entity,
@@ -169,19 +182,18 @@ class TableStateStore:
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 return False
             except AzureError as error:
-                raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+                raise StateUnavailable(f"could not write alert state: {self._describe(error, 'write')}") from error
         return True
 
     async def clear_run_failure(self) -> None:
         """After a good run, so the next failure is posted straight away."""
         async with _within("write alert state"):
-            await self._ensure_table()
             try:
                 await self._client.delete_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
-            except ResourceNotFoundError:
+            except ResourceNotFoundError:  # no such row, or no table yet: nothing to clear
                 pass
             except AzureError as error:
-                raise StateUnavailable(f"could not write alert state: {_describe(error)}") from error
+                raise StateUnavailable(f"could not write alert state: {self._describe(error, 'write')}") from error
 
     async def _apply_one(self, change: StateChange) -> None:
         if change.state is None:
@@ -202,16 +214,47 @@ class TableStateStore:
                 match_condition=MatchConditions.IfNotModified,
             )
 
-    async def _ensure_table(self) -> None:
-        if self._table_ready:
-            return
+    async def _in_table(self, write: Callable[[], Awaitable[object]]) -> None:
+        """Run a write; if the table does not exist yet, create it and run the write once more."""
         try:
-            await self._client.create_table()
-        except ResourceExistsError:
-            pass
-        except AzureError as error:
-            raise StateUnavailable(f"could not open the alert state table: {_describe(error)}") from error
-        self._table_ready = True
+            await write()
+            return
+        except ResourceNotFoundError as error:
+            if not _table_missing(error):
+                raise
+        await self._create_table()
+        await write()
+
+    async def _create_table(self) -> None:
+        async with self._creating:
+            if self._created:
+                return
+            try:
+                await self._client.create_table()
+                log.info("created the alert state table %s", self._client.table_name)
+            except ResourceExistsError:
+                pass  # a concurrent run created it
+            except AzureError as error:
+                if _status(error) == 403:
+                    raise StateUnavailable(
+                        f"the alert state table '{self._client.table_name}' does not exist in storage account "
+                        f"'{self._client.account_name}' and the monitor's identity may not create it "
+                        f"({_describe(error)}): creating a table is an account-level operation, which "
+                        f"{TABLE_ROLE} granted on the table alone (as infra/core/storage.bicep grants it) does "
+                        f"not allow. Create the table (azd provision does) or grant {TABLE_ROLE} on the account"
+                    ) from error
+                raise StateUnavailable(f"could not create the alert state table: {_describe(error)}") from error
+            self._created = True
+
+    def _describe(self, error: AzureError, verb: str) -> str:
+        if _status(error) != 403:
+            return _describe(error)
+        # Which role on which scope: never the key, SAS or token the request carried.
+        return (
+            f"storage refused to {verb} table '{self._client.table_name}' in account "
+            f"'{self._client.account_name}' ({_describe(error)}): the monitor's identity needs the {TABLE_ROLE} "
+            "role on that table (or its storage account), and the account's network rules must admit the app"
+        )
 
 
 @asynccontextmanager
@@ -270,7 +313,35 @@ def _optional_datetime(value: Any) -> datetime | None:
     return None if value is None else _as_datetime(value)
 
 
+def _status(error: AzureError) -> int | None:
+    return error.status_code if isinstance(error, HttpResponseError) else None
+
+
+def _error_code(error: AzureError) -> str:
+    """Storage's error code; the Tables SDK leaves `error_code` unset on some answers (inserts), so the
+    x-ms-error-code header and the OData body are read too."""
+    code = getattr(error, "error_code", None)
+    if code:
+        return str(getattr(code, "value", code))
+    response = getattr(error, "response", None)
+    if response is None:
+        return ""
+    header = response.headers.get("x-ms-error-code")
+    if header:
+        return str(header)
+    try:
+        return str(response.json()["odata.error"]["code"])
+    except (ValueError, KeyError, TypeError):  # not an OData error body
+        return ""
+
+
+def _table_missing(error: AzureError) -> bool:
+    return isinstance(error, ResourceNotFoundError) and _error_code(error) == "TableNotFound"
+
+
 def _describe(error: AzureError) -> str:
     # The SDK's message can run to many lines of response body; the first line says what happened.
     first_line = (str(error.message or error) or type(error).__name__).splitlines()[0]
-    return f"{type(error).__name__}: {first_line}"
+    status, code = _status(error), _error_code(error)
+    answered = f"HTTP {status}{' ' + code if code else ''}: " if status is not None else ""
+    return f"{type(error).__name__}: {answered}{first_line}"
