@@ -409,6 +409,18 @@ def test_a_misspelt_setting_name_is_warned_about_in_the_run_summary(app_settings
     ]
 
 
+def test_a_schedule_the_missed_run_alert_cannot_watch_is_warned_about_in_the_run_summary(
+    app_settings, use_tenant, summaries, monkeypatch
+):
+    use_tenant(four_subscriptions())
+    monkeypatch.setenv("CHECK_SCHEDULE", "0 0 7 * * MON-FRI")
+
+    run_timer()
+
+    (warning,) = summaries()[0]["settingWarnings"]
+    assert warning.startswith("CHECK_SCHEDULE does not run every day (its day-of-week field is 'MON-FRI')")
+
+
 def test_a_past_due_timer_run_is_marked_in_the_summary(app_settings, use_tenant, summaries):
     use_tenant(four_subscriptions())
 

@@ -470,6 +470,64 @@ def test_preprovision_refuses_a_webhook_that_is_not_a_url_without_echoing_it(ben
     assert "SECRETPART" not in run.output
 
 
+TEAMS = {"TEAMS_WEBHOOK_URL": "https://contoso.webhook.office.com/webhookb2/x"}
+
+
+@pytest.mark.parametrize("schedule", ["0 0 7 * * *", "0 */15 * * * *", "0 0 6,18 * * *", "0 0 7 */1 1-12 0-6"])
+def test_preprovision_lets_a_schedule_that_runs_every_day_through(bench: Bench, schedule: str) -> None:
+    run = bench.run("preprovision.sh", **TEAMS, CHECK_SCHEDULE=schedule)
+    assert run.returncode == 0, run.output
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reason"),
+    [
+        ("0 0 7 * * 1-5", "its day-of-week field is '1-5'"),
+        ("0 0 7 * * MON", "its day-of-week field is 'MON'"),
+        ("0 0 7 1 * *", "its day field is '1'"),
+        ("0 0 7 */2 * *", "its day field is '*/2'"),
+        ("0 0 7 * 6 *", "its month field is '6'"),
+        ("0 7 * * *", "has 5 field(s)"),
+    ],
+)
+def test_preprovision_refuses_a_schedule_the_missed_run_alert_cannot_watch(
+    bench: Bench, schedule: str, reason: str
+) -> None:
+    run = bench.run("preprovision.sh", **TEAMS, CHECK_SCHEDULE=schedule)
+    assert run.returncode == 1
+    assert f"CHECK_SCHEDULE '{schedule}'" in run.stderr and reason in run.stderr
+    assert "looks back at most two days" in run.stderr
+    assert "azd env set CHECK_SCHEDULE '0 0 7 * * *'" in run.stderr
+
+
+@pytest.mark.parametrize("flag", ["ALLOW_NO_CHAT_CHANNEL", "KEY_VAULT_PURGE_PROTECTION", "SKIP_MANAGEMENT_GROUP_ROLE"])
+@pytest.mark.parametrize("value", ["yes", "1", "True", "on"])
+def test_preprovision_refuses_a_true_false_setting_bicep_would_not_take(bench: Bench, flag: str, value: str) -> None:
+    run = bench.run("preprovision.sh", **TEAMS, **{flag: value})
+    assert run.returncode == 1
+    assert f"{flag} is '{value}'; it must be true or false" in run.stderr
+
+
+@pytest.mark.parametrize("value", ["true", "false", ""])
+def test_preprovision_takes_exactly_true_false_or_unset(bench: Bench, value: str) -> None:
+    env = {"ALLOW_NO_CHAT_CHANNEL": value, "KEY_VAULT_PURGE_PROTECTION": value, "SKIP_MANAGEMENT_GROUP_ROLE": value}
+    run = bench.run("preprovision.sh", **TEAMS, **env)
+    assert run.returncode == 0, run.output
+
+
+def test_allow_no_chat_channel_yes_is_refused_not_read_as_true(bench: Bench) -> None:
+    run = bench.run("preprovision.sh", ALLOW_NO_CHAT_CHANNEL="yes")
+    assert run.returncode == 1
+    assert "ALLOW_NO_CHAT_CHANNEL is 'yes'" in run.stderr
+
+
+def test_postprovision_refuses_a_skip_setting_that_is_not_true_or_false(bench: Bench) -> None:
+    run = bench.run("postprovision.sh", **PROVISIONED, SKIP_MANAGEMENT_GROUP_ROLE="yes")
+    assert run.returncode == 1
+    assert "SKIP_MANAGEMENT_GROUP_ROLE is 'yes'" in run.stderr
+    assert not run.az("role")
+
+
 # --- predeploy: a new identity's storage role propagates (Azure/azure-dev#8026) ---------------------
 
 

@@ -4,8 +4,11 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from shared.cli import main
 from shared.config import APP_SETTINGS
+from shared.schedule import schedule_problem
 from shared.setting_names import near_misses
 from shared.settings_listing import list_settings
 
@@ -107,6 +110,46 @@ def test_the_listing_carries_the_near_miss_warnings():
     listing = list_settings({"NOTIFY_NO": "fail"})
 
     assert listing.warnings == ("NOTIFY_NO is not a setting and is ignored; did you mean NOTIFY_ON?",)
+
+
+@pytest.mark.parametrize(
+    "schedule", ["0 0 7 * * *", "0 */30 * * * *", "0 0 6,18 * * *", "0 0 7 */1 1-12 0-6", " 0 5 7 * * * "]
+)
+def test_a_schedule_that_runs_every_day_is_one_the_missed_run_alert_can_watch(schedule):
+    assert schedule_problem(schedule.strip()) is None
+
+
+@pytest.mark.parametrize(
+    ("schedule", "named"),
+    [
+        ("0 0 7 * * 1-5", "day-of-week field is '1-5'"),
+        ("0 0 7 * * MON", "day-of-week field is 'MON'"),
+        ("0 0 7 1 * *", "day field is '1'"),
+        ("0 0 7 */2 * *", "day field is '*/2'"),
+        ("0 0 7 * 1 *", "month field is '1'"),
+        ("0 7 * * *", "has 5 fields"),
+        ("00:05:00", "has 1 field;"),
+    ],
+)
+def test_a_schedule_the_missed_run_alert_cannot_watch_is_named_with_the_reason(schedule, named):
+    problem = schedule_problem(schedule)
+    assert problem is not None and named in problem
+
+
+def test_the_settings_command_warns_about_a_schedule_that_does_not_run_every_day(monkeypatch, capsys):
+    monkeypatch.setenv("CHECK_SCHEDULE", "0 0 7 * * MON")
+
+    code, document = listed(capsys)
+
+    assert code == 1
+    (warning,) = document["warnings"]
+    assert warning.startswith("CHECK_SCHEDULE does not run every day")
+    assert "looks back at most two days" in warning
+
+
+def test_the_default_schedule_is_no_warning():
+    assert list_settings({"CHECK_SCHEDULE": "0 0 7 * * *"}).warnings == ()
+    assert list_settings({}).warnings == ()
 
 
 def test_the_example_local_settings_list_every_setting_the_code_reads():

@@ -34,11 +34,17 @@ record() {
     fi
 }
 
+# A true/false setting, named by $1, read as Bicep's bool takes it: exactly `true` or `false` (unset is
+# false). Anything else stops the hook with the reason: "yes" or "1" would reach a bool parameter and
+# fail provisioning late, or mean one thing here and another in Bicep.
 is_true() {
-    case "$1" in
-        [Tt][Rr][Uu][Ee] | 1 | [Yy][Ee][Ss]) return 0 ;;
-        *) return 1 ;;
+    eval "_flag=\${$1:-}"
+    case "$_flag" in
+        true) return 0 ;;
+        false | '') return 1 ;;
     esac
+    echo "$hook: $1 is '$_flag'; it must be true or false (exactly what a Bicep bool parameter takes)" >&2
+    exit 1
 }
 
 # Group ids from a comma/semicolon/space separated list, one per line.

@@ -82,7 +82,7 @@ give_up() {
     exit 0 # the app still deploys: azd up goes on
 }
 
-if is_true "${SKIP_MANAGEMENT_GROUP_ROLE:-}"; then
+if is_true SKIP_MANAGEMENT_GROUP_ROLE; then
     give_up "$groups" "SKIP_MANAGEMENT_GROUP_ROLE is set, so this hook changes no role."
 fi
 if ! command -v az >/dev/null 2>&1; then

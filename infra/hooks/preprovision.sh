@@ -4,6 +4,9 @@
 # (azd env set-secret, stored as akvs://...; azd resolves it for the @secure() parameter).
 # ALLOW_NO_CHAT_CHANNEL=true deploys without one (the on-demand HTTP check and the failure e-mail only).
 # Values are never printed: a webhook URL is a credential.
+# It also refuses, before anything is provisioned: a true/false setting that is not exactly true or
+# false (what Bicep's bool takes), and a CHECK_SCHEDULE that does not run every day (the missed-run
+# alert looks back at most two days, so it can watch only a daily or more frequent schedule).
 set -eu
 hook=preprovision
 # shellcheck source=infra/hooks/common.sh
@@ -23,6 +26,57 @@ check_channel() {
     esac
 }
 
+# Every true/false setting the hooks or Bicep read; is_true stops here, before provisioning, on a bad one.
+for flag in ALLOW_NO_CHAT_CHANNEL KEY_VAULT_PURGE_PROTECTION SKIP_MANAGEMENT_GROUP_ROLE; do
+    is_true "$flag" || :
+done
+
+# Six NCRONTAB fields (second minute hour day month day-of-week); every day: day, month, weekday all in.
+schedule_problem() {
+    set -f # the fields hold '*'
+    # shellcheck disable=SC2086 # split into the fields on purpose
+    set -- $1
+    set +f
+    if [ "$#" -ne 6 ]; then
+        echo "has $# field(s); the Functions timer takes six NCRONTAB fields (second minute hour day month day-of-week, UTC), e.g. '0 0 7 * * *'"
+        return
+    fi
+    case "$4" in
+        '*' | '*/1' | 1-31) ;;
+        *)
+            echo "does not run every day (its day field is '$4')"
+            return
+            ;;
+    esac
+    case "$5" in
+        '*' | '*/1' | 1-12) ;;
+        *)
+            echo "does not run every day (its month field is '$5')"
+            return
+            ;;
+    esac
+    case "$6" in
+        '*' | '*/1' | 0-6) ;;
+        *)
+            echo "does not run every day (its day-of-week field is '$6')"
+            return
+            ;;
+    esac
+}
+schedule=${CHECK_SCHEDULE:-}
+if [ -n "$schedule" ]; then
+    problem=$(schedule_problem "$schedule")
+    if [ -n "$problem" ]; then
+        cat >&2 <<EOF
+$hook: CHECK_SCHEDULE '$schedule' $problem.
+  The "monitor did not run" alert looks back at most two days, so it watches only schedules that run
+  at least daily: keep the day, month and day-of-week fields at '*', e.g.
+    azd env set CHECK_SCHEDULE '0 0 7 * * *'
+EOF
+        exit 1
+    fi
+fi
+
 channels=0
 if check_channel TEAMS_WEBHOOK_URL "${TEAMS_WEBHOOK_URL:-}"; then channels=$((channels + 1)); fi
 if check_channel SLACK_WEBHOOK_URL "${SLACK_WEBHOOK_URL:-}"; then channels=$((channels + 1)); fi
@@ -32,7 +86,7 @@ fi
 if [ "$channels" -gt 0 ]; then
     exit 0
 fi
-if is_true "${ALLOW_NO_CHAT_CHANNEL:-}"; then
+if is_true ALLOW_NO_CHAT_CHANNEL; then
     echo "$hook: no Teams or Slack webhook set and ALLOW_NO_CHAT_CHANNEL is true: failures reach nobody but"
     echo "$hook: the on-demand check and the monitor-failure e-mail"
     exit 0
