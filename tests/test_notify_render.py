@@ -5,6 +5,7 @@ import random
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from emulator.webhooks import slack_problems, teams_problems
 from shared.models import AlertBatch, AlertItem, AlertKind, Finding, Report, Status, Subscription, SubscriptionResult
@@ -13,6 +14,7 @@ from shared.notify.digest import FIX_LINES, LEARN_EMAIL_NOTIFICATIONS
 from shared.notify.preview import slack_text, teams_text
 from shared.notify.slack import MAX_BLOCKS, MAX_BLOCKS_TEXT, MAX_SECTION_TEXT, blocks_text_length, limit_problems
 from shared.notify.teams import MAX_PAYLOAD_BYTES, TeamsNotifier, encode
+from shared.portal import portal_link
 from shared.rules import RULES
 from tests.js.adaptive_cards import card_problems, render_card
 
@@ -146,6 +148,19 @@ def test_failing_subscriptions_are_grouped_by_management_group_each_name_linking
     )
     assert hr["selectAction"] == {"type": "Action.OpenUrl", "url": link}
     assert f"*<{link}|corp-hr>*" in json.dumps(slack[0])
+
+
+def test_chat_messages_and_the_html_report_share_one_portal_deep_link():
+    """shared/portal.py is the one place the Defender for Cloud email-notifications link is built."""
+    root = Path(__file__).resolve().parent.parent / "shared"
+    holders = [
+        path.relative_to(root).as_posix()
+        for path in sorted(root.rglob("*.py"))
+        if "emailNotifications/subscriptionId" in path.read_text(encoding="utf-8")
+    ]
+    assert holders == ["portal.py"]
+    teams, _ = both(batch_from_report(sample_report(), SETTINGS))
+    assert portal_link("https://portal.azure.com", sub_id(2)) in json.dumps(teams[0])
 
 
 def test_subscriptions_with_the_same_findings_are_named_together_and_the_findings_said_once():

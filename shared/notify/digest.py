@@ -11,7 +11,6 @@ counts whatever does not fit per management group.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from ..models import AlertBatch, AlertItem, AlertKind, Report, Status
+from ..portal import portal_link
 from .text import clip, plural, thousands
 
 NAME_LIMIT = 120
@@ -36,9 +36,6 @@ TOP_GROUPS = 5
 ENTRIES_PER_MESSAGE_BUDGET = 200
 MAX_ENTRIES_PER_MESSAGE = 100
 
-# Defender for Cloud > Environment settings > (subscription) > Email notifications.
-_EMAIL_NOTIFICATIONS_BLADE = "#view/Microsoft_Azure_Security/PolicyMenuBlade/~/emailNotifications/subscriptionId"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 LEARN_EMAIL_NOTIFICATIONS = "https://learn.microsoft.com/azure/defender-for-cloud/configure-email-notifications"
 FIX_WHERE = (
     "All are in Defender for Cloud > Environment settings > <subscription> > Email notifications; "
@@ -172,12 +169,6 @@ def waiting_rank(item: AlertItem) -> tuple[int, float]:
     if item.pending_since is None:
         return (1, 0.0)
     return (0, item.pending_since.timestamp())
-
-
-def portal_link(portal_url: str, subscription_id: str) -> str | None:
-    if not _GUID.fullmatch(subscription_id):
-        return None
-    return f"{portal_url}/{_EMAIL_NOTIFICATIONS_BLADE}/{subscription_id}"
 
 
 def readable_time(timestamp: str) -> str:
