@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from .notify.command import add_check_arguments, notify_after_check, run_notify_
 from .progress import Progress, shown
 from .remediation.command import add_fix_parser, run_fix_command
 from .render_html import report_to_html
-from .report_format import DEFAULT_WIDTH, to_csv, to_json, to_table
+from .report_format import terminal_width, to_csv, to_json, to_table
 from .setting_names import near_misses
 from .settings_listing import list_settings
 from .settings_listing import to_text as settings_text
@@ -92,10 +91,6 @@ class Output:
     def holds_stdout(self) -> bool:
         """stdout carries a document (JSON, CSV, HTML) that nothing else may be mixed into."""
         return self.path is None and self.format != "table"
-
-
-def terminal_width() -> int:
-    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = PROG, extra: Sequence[Command] = ()) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import textwrap
 import unicodedata
 from dataclasses import dataclass
@@ -214,6 +215,16 @@ class _Layout:
         for detail in (*extra, *row.details):
             lines.extend(_wrap(detail, self.width, _INDENT, _INDENT + "  "))
         return lines
+
+
+def terminal_width() -> int:
+    """The terminal's width (COLUMNS first), DEFAULT_WIDTH when it cannot be told."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+
+
+def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
+    """`text` in lines of at most `width` cells, the first led by `first`, the others by `rest`."""
+    return _wrap(text, width, first, rest)
 
 
 def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:

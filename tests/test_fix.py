@@ -2,6 +2,7 @@
 
 import io
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,12 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    """The text output fits COLUMNS; the tests that read whole sentences out of it get a wide terminal."""
+    monkeypatch.setenv("COLUMNS", "200")
 
 
 def failing_shapes() -> TenantBuilder:
@@ -115,6 +122,54 @@ def test_a_dry_run_where_everything_can_be_fixed_exits_0_and_the_table_shows_old
     assert 'notificationsByRole.roles: ["Contributor"] -> ["Contributor", "Owner"]' in out
     assert f"az rest --method put --url '{emulator.arm_endpoint}/subscriptions/{subscription_id(SWITCHED_OFF)}" in out
     assert "5 would change" in out
+
+
+def test_at_80_columns_every_line_of_the_plan_fits_except_the_az_rest_commands_on_lines_of_their_own(
+    emulator, capsys, monkeypatch
+):
+    emulator.tenant = Tenant.from_file(SAMPLE_SCENARIO)
+    monkeypatch.setenv("COLUMNS", "80")
+
+    main(["fix", "--email", EMAIL])
+
+    lines = capsys.readouterr().out.splitlines()
+    commands = [line for line in lines if "az rest" in line]
+    assert commands and all(line.startswith("  az rest --method put --url '") for line in commands)
+    assert all(shlex.split(line)[-2] == "--body" for line in commands)  # whole: nothing cut or wrapped
+    assert [line for line in lines if len(line) > 80 and line not in commands] == []
+    text = "\n".join(lines)
+    assert "management-prod (1b6f0c1e-0003-4a4e-9a57-0d1f2c3b4a03," in text
+    assert "5 would change; 1 not checked, never written (3 passed the check, 1 skipped)" in text
+
+
+def test_at_80_columns_the_outcome_and_group_move_to_lines_of_their_own_and_long_details_hang_indented(
+    emulator, capsys, monkeypatch
+):
+    emulator.tenant = Tenant.from_file(SAMPLE_SCENARIO)
+    monkeypatch.setenv("COLUMNS", "80")
+
+    main(["fix", "--email", EMAIL])
+
+    lines = capsys.readouterr().out.splitlines()
+    at = lines.index("management-prod (1b6f0c1e-0003-4a4e-9a57-0d1f2c3b4a03, 2023-12-01-preview)")
+    assert lines[at + 1 : at + 3] == [
+        "  would change (creates the security contact)",
+        "  in Tenant Root Group / Contoso / Platform",
+    ]
+    source = next(n for n, line in enumerate(lines) if line.startswith("  notificationsSources[AttackPath]: (not set)"))
+    assert lines[source + 1] == '      "minimalRiskLevel": "Critical"}'
+
+
+def test_a_wide_terminal_keeps_each_subscription_on_one_headline(emulator, capsys, monkeypatch):
+    emulator.tenant = Tenant.from_file(SAMPLE_SCENARIO)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    main(["fix", "--email", EMAIL])
+
+    assert (
+        "management-prod (1b6f0c1e-0003-4a4e-9a57-0d1f2c3b4a03, 2023-12-01-preview) "
+        "[Tenant Root Group / Contoso / Platform]: would change (creates the security contact)\n"
+    ) in capsys.readouterr().out
 
 
 def test_apply_writes_each_failing_subscription_once_and_the_check_then_passes(emulator, use_tenant, capsys):

@@ -17,6 +17,7 @@ from ..arm_errors import clean_message
 from ..azure_clients import build_credential
 from ..config import SEVERITIES, Settings, load_settings
 from ..errors import MonitorError
+from ..report_format import terminal_width
 from .apply import Confirm, run_fix
 from .options import FixOptions, fix_options
 from .outcome import FixReport
@@ -88,7 +89,7 @@ def run_fix_command(args: argparse.Namespace, stdin: TextIO | None = None) -> in
         logging.getLogger(__name__).debug("fix failed", exc_info=True)
         print(f"error: fix failed unexpectedly: {type(error).__name__}: {clean_message(str(error))}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    print(to_json(report) if args.format == "json" else to_text(report))
+    print(to_json(report) if args.format == "json" else to_text(report, width=terminal_width()))
     return report.exit_code()
 
 
@@ -104,7 +105,8 @@ async def _run(settings: Settings, options: FixOptions, apply: bool, confirm: Co
 def _confirmer(stdin: TextIO) -> Confirm:
     def confirm(plan: FixReport) -> bool:
         # The plan goes to stderr so stdout stays the one final report (table or JSON).
-        print(to_text(plan, intro="Planned changes (nothing is written until you confirm):"), file=sys.stderr)
+        intro = "Planned changes (nothing is written until you confirm):"
+        print(to_text(plan, intro=intro, width=terminal_width()), file=sys.stderr)
         writes = len(plan.writes)
         print(
             f"\nWrite the security contact of {writes} subscription(s) listed above? Type 'yes' to apply: ",

@@ -39,7 +39,8 @@ def show_fix_preview(settings: Settings, credential_options: Mapping[str, Any], 
         return False
     width = shutil.get_terminal_size((100, 24)).columns
     # Without the blank lines between subscriptions: the demo is read on one screen.
-    for line in filter(None, to_text(report, intro="", show_requests=False).splitlines()):
+    # Fitted two columns narrower than the terminal: the preview indents every line by two.
+    for line in filter(None, to_text(report, intro="", show_requests=False, width=width - 2).splitlines()):
         indent = "  " + " " * (len(line) - len(line.lstrip()))
         print(
             "\n".join(textwrap.wrap(line.strip(), width, initial_indent=indent, subsequent_indent=indent + "  ")),
