@@ -96,7 +96,8 @@ _ATTENTION = (
     (
         Status.ERROR,
         "Could not be checked",
-        "The contact could not be read; most often the monitor's identity lacks Security Reader there.",
+        "The contact could not be read; most often the monitor's identity lacks its reader role there "
+        "(Defender Contact Monitor Reader or Security Reader).",
     ),
 )
 _FOLDED = (

@@ -67,7 +67,8 @@ SECTION_TITLES = {
 }
 SECTION_HINTS = {
     Section.NEW_FAILURES: "Alerts from these subscriptions reach nobody, or not everyone they should.",
-    Section.ERRORS: "The monitor's identity could not read these; they need access (Security Reader), not a contact.",
+    Section.ERRORS: "The monitor's identity could not read these; they need its reader role there "
+    "(Defender Contact Monitor Reader or Security Reader), not a contact.",
     Section.REMINDERS: "Reported before and still not fixed.",
     Section.RESOLVED: "Fixed since the last alert.",
 }
