@@ -494,7 +494,7 @@ def test_announce_posts_one_live_notice_to_every_channel_then_the_alerts_and_ans
     text = response.get_body().decode()
     for channel in CHANNELS:
         [notice] = notices(hooks, channel)
-        assert "checked 4 subscriptions in " in notice and "2 need attention" in notice
+        assert "Checked 4 subscriptions in " in notice and "2 need attention" in notice
         assert len(hooks.messages(channel)) == 2  # the notice, then the alerts as usual
         assert "is live" in json.dumps(hooks.messages(channel)[0].payload)
     channels = text[text.index("Chat channels:") :]
@@ -510,7 +510,8 @@ def test_the_live_notice_names_the_requested_scope_by_its_display_name(app_setti
     response = call_http("GET", "?managementGroup=platform&announce=true")
 
     document = json.loads(response.get_body())
-    assert "checked 2 subscriptions in Platform, 1 needs attention." in notices(hooks, "slack")[0]
+    [notice] = [message.payload for message in hooks.messages("slack") if "is live" in json.dumps(message.payload)]
+    assert notice["text"] == "Defender Contact Monitor is live: Checked 2 subscriptions in Platform, 1 needs attention."
     assert [entry["channel"] for entry in document["channels"]] == ["teams", "slack"]
     assert all(entry["notice"]["delivered"] and entry["alerts"]["delivered"] for entry in document["channels"])
 

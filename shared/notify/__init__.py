@@ -41,6 +41,7 @@ __all__ = [
 
 CHANNELS = ("teams", "slack")
 NOTICE_LIMIT = 2000
+LIVE_NOTICE_TITLE = "Defender Contact Monitor is live"
 
 
 def notifiers(settings: NotifySettings, channels: tuple[str, ...] | None = None) -> dict[str, Notifier]:
@@ -112,16 +113,13 @@ def deliver_test_message(
 
 
 def live_notice_text(report: Report) -> str:
-    """One line saying the monitor runs and what it found, e.g. after a fresh deployment."""
+    """What the monitor found, under the notice's title "Defender Contact Monitor is live"."""
     total = len(report.results)
     attention = report.count(Status.FAIL) + report.count(Status.ERROR)
     names = [one_line(report.scope_name(index)) for index in range(len(report.scope))]
     scope = ", ".join(name for name in names if name) or "the configured scope"
     found = f"{attention} need{'s' if attention == 1 else ''} attention" if attention else "none needs attention"
-    return (
-        f"Defender Contact Monitor is live: checked {total} subscription{'' if total == 1 else 's'} "
-        f"in {scope}, {found}."
-    )
+    return f"Checked {total} subscription{'' if total == 1 else 's'} in {scope}, {found}."
 
 
 def deliver_live_notice(
@@ -130,7 +128,7 @@ def deliver_live_notice(
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> list[DeliveryResult]:
     """Tell every configured channel the monitor is live (the alerts follow as usual); one result per channel."""
-    return _notice("Defender Contact Monitor is live", live_notice_text(report), settings, policy)
+    return _notice(LIVE_NOTICE_TITLE, live_notice_text(report), settings, policy)
 
 
 def _notice(title: str, text: str, settings: NotifySettings, policy: DeliveryPolicy) -> list[DeliveryResult]:
