@@ -184,6 +184,38 @@ def test_a_bare_request_checks_the_configured_scope_as_json_without_notifying():
     assert parse_check_request("POST", {}, b"", None) == CheckRequest((), (), "json", False)
 
 
+def test_announce_asks_for_the_live_notice_and_implies_notify():
+    expected = CheckRequest((), (), "table", True, announce=True)
+    assert parse_check_request("GET", query("format=table&announce=true"), b"", None) == expected
+    assert parse_check_request("GET", query("format=table&announce=true&notify=true"), b"", None) == expected
+    body = body_of({"announce": True, "format": "table"})
+    assert parse_check_request("POST", {}, body, "application/json") == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "body", "problem"),
+    [
+        ("announce=true&notify=false", b"", "drop notify=false or announce=true"),
+        ("announce=yes", b"", "announce 'yes' must be true or false"),
+        ("announce=true&announce=false", b"", "give announce once"),
+        ("", b'{"announce": "true"}', "announce must be true or false (a JSON boolean)"),
+    ],
+)
+def test_announce_takes_true_or_false_and_never_with_notify_off(params, body, problem):
+    refused = answer("POST" if body else "GET", params, body, "application/json" if body else None)
+    assert refused.status == 400
+    assert problem in json.loads(refused.body)["error"]
+
+
+def test_a_run_without_channel_results_answers_announce_with_an_empty_channel_list():
+    async def run(request: CheckRequest) -> Outcome:
+        return Outcome(Report(("root",), (), "2026-11-30T07:00:00Z"))
+
+    answered = answer("GET", "announce=true", run=run)
+    assert answered.status == 200
+    assert json.loads(answered.body)["channels"] == []
+
+
 def test_ids_repeat_or_come_comma_separated_and_duplicates_are_dropped():
     lettered = "abcdef00-0000-4000-8000-00000000000a"
     request = parse_check_request(
