@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .certs import create_certificates
 from .faults import Fault, FaultPlan, fault_error
-from .tenant import EmulatedSubscription, Tenant, contact_put_problems
+from .tenant import API_2020, EmulatedSubscription, Tenant, contact_put_problems
 
 ARM_AUDIENCES = {
     "https://management.azure.com",
@@ -326,9 +326,11 @@ class EmulatorServer:
         fault = self.faults.take(target)
         if fault is not None and fault.delay_seconds:
             time.sleep(fault.delay_seconds)
-            if fault.status == 200 and not fault.malformed:
+            if fault.status == 200 and not fault.malformed and fault.body is None:
                 fault = None
         if fault is not None:
+            if fault.body is not None:
+                return _send_json(handler, fault.status, fault.body)
             if fault.malformed:
                 return _send_raw(handler, fault.status, b'{"value": [ {"properties": ', "application/json")
             code, message = fault_error(fault)
@@ -437,6 +439,10 @@ class EmulatorServer:
                 if item.get("name", "").lower() == name.lower():
                     return _send_json(handler, 200, item)
             return _arm_error(handler, 404, "ResourceNotFound", f"Security contact '{name}' was not found.")
+        if api_version == API_2020 and not self.tenant.spec_2020_list_envelope:
+            # The live 2020-01-01-preview list: a bare JSON array of every contact, never paged
+            # (azure-rest-api-specs#29458, azure-sdk-for-java#32822).
+            return _send_json(handler, 200, items)
         return self._page(handler, items, skip, path, api_version, "nextLink")
 
     def _refuse_contacts(
@@ -444,6 +450,14 @@ class EmulatorServer:
     ) -> int | None:
         """ARM's refusals of any securityContacts request, in ARM's order; None when the request may go on."""
         offered = (sub.contact_api_versions if sub else None) or self.tenant.contact_api_versions
+        if api_version not in offered and self.tenant.contact_refusal == "china":
+            return _arm_error(
+                handler,
+                404,
+                "InvalidResourceType",
+                f"The resource type 'securityContacts' could not be found in the namespace 'Microsoft.Security' "
+                f"for api version '{api_version}'. The supported api-versions are '{','.join(offered)}'.",
+            )
         if api_version not in offered:
             return _arm_error(
                 handler,
