@@ -3,7 +3,8 @@
 Every list the monitor reads (management groups, subscriptions, security contacts)
 goes through `ArmReader.pages`, so paging has one set of guards: a page cap, and a
 same-host check that keeps the bearer token from ever following a `nextLink` to a
-host other than the ARM endpoint.
+host other than the ARM endpoint. A list comes as `{"value": [...], "nextLink": ...}`
+or, as the live 2020-01-01-preview securityContacts list does, as a bare JSON array.
 """
 
 from __future__ import annotations
@@ -77,8 +78,12 @@ class ArmReader:
                 yield Page(response.status_code, response.text(), number)
                 return
             body = _decode(response)
+            if isinstance(body, list):
+                # Some lists (securityContacts at 2020-01-01-preview) answer with a bare array: the whole list.
+                yield Page(200, {"value": body}, number)
+                return
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-                raise ArmCallError("the list response has no 'value' array")
+                raise ArmCallError("the list response is neither a JSON array nor an object with a 'value' array")
             yield Page(200, body, number)
             next_url = next_link(body)
 

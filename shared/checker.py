@@ -3,6 +3,11 @@
 Every run is bounded in time: discovery and the checks share the run deadline
 (RUN_TIMEOUT_SECONDS), each subscription also has its own budget, and whatever is
 not finished in time is reported as `error` rather than left out or waited for.
+A subscription's budget starts when its own read starts: time spent queueing for a
+worker or waiting for anything else is never charged to it.
+
+The contacts api-version is decided from the provider's list while the hierarchy is
+walked, so no subscription's read waits on another's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import UTC, datetime
 from azure.core.credentials_async import AsyncTokenCredential
 
 from .arm_errors import clean_message
+from .arm_paging import ArmReader
 from .azure_clients import AzureClients
 from .config import Settings
 from .contacts import ContactReader, ContactReadError
@@ -29,6 +35,9 @@ _INACTIVE_STATES = {"disabled", "deleted"}
 # No single subscription may hold a worker longer than this, whatever ARM's retries ask for.
 SUBSCRIPTION_BUDGET_SECONDS = 120.0
 NOT_CHECKED_BEFORE_DEADLINE = "not checked before the deadline"
+# How long, once the subscriptions are known, the checks wait for the provider's api-version list
+# before starting on the preferred version anyway (its read began with the hierarchy walk).
+API_VERSION_DECISION_GRACE_SECONDS = 5.0
 
 
 async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Report:
@@ -36,6 +45,11 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
     started = time.monotonic()
     deadline = asyncio.get_running_loop().time() + settings.run_timeout_seconds
     async with AzureClients.create(settings, credential) as clients:
+        reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+        # Through the hierarchy walk's pipeline, so the two calls that run at once share one token request.
+        deciding = asyncio.create_task(
+            reader.decide_api_version(ArmReader(clients.groups.send_request, settings.arm_endpoint))
+        )
         try:
             async with asyncio.timeout_at(deadline):
                 discovery = await discover(
@@ -46,6 +60,10 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
                 f"the run deadline ({settings.run_timeout_seconds} s, RUN_TIMEOUT_SECONDS) passed while "
                 "finding subscriptions"
             ) from error
+        except BaseException:
+            deciding.cancel()
+            raise
+        await settle_api_version(deciding, deadline)
         if not discovery.subscriptions and not discovery.outside_tree:
             # An empty report would read as "all clear"; it almost always means a wrong scope or missing role.
             raise RunFailed(
@@ -53,7 +71,6 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
                 "identity has Security Reader there"
             )
         planned, results = plan(discovery, settings)
-        reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
         log.info(
             "checking %d subscriptions under %s (%d decided without a read)",
             len(planned),
@@ -70,6 +87,22 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
         contacts_api_versions=tuple(sorted(reader.api_versions_used)),
         stats=RunStats(duration_seconds=time.monotonic() - started, arm_requests=arm_requests),
     )
+
+
+async def settle_api_version(deciding: asyncio.Task[str], deadline: float) -> None:
+    """Let the provider's api-version list decide if it comes soon; otherwise start on the preferred version."""
+    loop = asyncio.get_running_loop()
+    wait = max(0.0, min(API_VERSION_DECISION_GRACE_SECONDS, deadline - loop.time()))
+    try:
+        await asyncio.wait_for(deciding, wait)
+    except TimeoutError:
+        log.warning(
+            "Microsoft.Security's api-version list did not arrive within %g s; starting on the preferred version", wait
+        )
+    except Exception:  # the decision is an optimisation: without it each refusal is handled as it comes
+        log.warning(
+            "could not decide the contacts api-version up front; starting on the preferred version", exc_info=True
+        )
 
 
 async def check_all(

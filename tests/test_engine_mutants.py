@@ -17,7 +17,7 @@ from emulator.tenant import API_2017, API_2020, API_2023, Tenant
 from shared.azure_clients import AzureClients, build_credential
 from shared.config import load_settings
 from shared.contact_shapes import ContactShapeError, parse_contacts
-from shared.contacts import MAX_INCONCLUSIVE_PROBES, ContactReader, ContactReadError
+from shared.contacts import ContactReader, ContactReadError
 from shared.errors import RunFailed
 from shared.hierarchy import discover, subscriptions_in
 from shared.models import ContactSettings, ContactState, Subscription
@@ -658,6 +658,7 @@ def read_in_order(settings_for):
         settings = settings_for()
         async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
             reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            await reader.decide_api_version()
             results: list[ContactSettings | ContactReadError] = []
             for sub in subscription_ids:
                 try:
@@ -686,10 +687,11 @@ def test_where_neither_api_version_is_offered_the_error_says_so_and_why(emulator
     (error,), _ = read_in_order(*subs)
 
     assert isinstance(error, ContactReadError)
-    assert str(error).startswith(
-        f"neither {API_2023} nor {API_2020} of the security contacts API is offered: "
-        f"HTTP 400 NoRegisteredProviderFound: No registered resource provider found for location 'global' and "
-        f"API version '{API_2020}'"
+    assert str(error) == (
+        f"api-version {API_2023} of the security contacts API is not offered here, and no older one that this "
+        f"monitor reads is: HTTP 400 NoRegisteredProviderFound: No registered resource provider found "
+        f"for location 'global' and API version '{API_2023}' for type 'securityContacts'. The supported api-versions "
+        f"are '{API_2017}'."
     )
 
 
@@ -796,34 +798,6 @@ def test_a_refusal_that_does_not_speak_for_the_cloud_does_not_switch_the_run(
     assert [c.api_version for c in contacts] == [API_2020, API_2023, API_2023]
 
 
-@pytest.mark.parametrize("inconclusive", [MAX_INCONCLUSIVE_PROBES - 1, MAX_INCONCLUSIVE_PROBES])
-def test_other_reads_wait_for_a_conclusive_probe_only_up_to_the_limit(
-    emulator, use_tenant, read_in_order, inconclusive
-):
-    builder = TenantBuilder()
-    # The first subscriptions' probes are inconclusive: Defender is not set up there.
-    unregistered = [
-        builder.subscription(
-            number, security_provider_registered=False, contact_api_versions=(API_2017, API_2020, API_2023)
-        )
-        for number in range(inconclusive)
-    ]
-    # The rest are in a cloud without 2023-12-01-preview.
-    refusing = [builder.subscription(100 + number, contact=good_contact()) for number in range(3)]
-    builder.tenant.contact_api_versions = (API_2017, API_2020)
-    use_tenant(builder)
-
-    contacts, _ = read_in_order(*unregistered, *refusing)
-
-    assert [c.api_version for c in contacts[inconclusive:]] == [API_2020] * 3
-    if inconclusive < MAX_INCONCLUSIVE_PROBES:
-        # Still probing: the first refusal settles it for the run.
-        assert contact_calls_with(emulator, API_2023) == inconclusive + 1
-    else:
-        # Probing given up: each subscription finds out on its own.
-        assert contact_calls_with(emulator, API_2023) == inconclusive + 3
-
-
 def test_a_refused_later_page_is_an_error_even_when_it_would_read_as_a_verdict(emulator, use_tenant, read_in_order):
     builder = TenantBuilder()
     items = [{"name": f"c{n}", "properties": {"emails": f"team{n}@contoso.com", "isEnabled": True}} for n in range(3)]
@@ -842,6 +816,8 @@ def test_a_run_that_falls_back_says_so_once_in_the_log(emulator, use_tenant, rea
     builder, subs = tenant_of(2)
     builder.tenant.contact_api_versions = (API_2017, API_2020)
     use_tenant(builder)
+    # Unreadable provider list: the first refusal decides, and says so once.
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
 
     with caplog.at_level(logging.WARNING, logger="shared.contacts"):
         read_in_order(*subs)
@@ -851,6 +827,21 @@ def test_a_run_that_falls_back_says_so_once_in_the_log(emulator, use_tenant, rea
         f"security contacts api-version {API_2023} is not offered here "
         rf"\(HTTP 400 NoRegisteredProviderFound: .*\); using {API_2020} for this run",
         warning,
+    )
+
+
+def test_a_run_started_on_the_providers_choice_says_so_once_in_the_log(emulator, use_tenant, read_in_order, caplog):
+    builder, subs = tenant_of(2)
+    builder.tenant.contact_api_versions = (API_2020, API_2017)
+    use_tenant(builder)
+
+    with caplog.at_level(logging.WARNING, logger="shared.contacts"):
+        read_in_order(*subs)
+
+    (warning,) = [record.getMessage() for record in caplog.records if record.name == "shared.contacts"]
+    assert warning == (
+        f"security contacts api-version {API_2023} is not offered here (Microsoft.Security offers {API_2020}, "
+        f"{API_2017}); using {API_2020} for this run"
     )
 
 
