@@ -50,6 +50,8 @@ class Stats:
         self.writes: list[tuple[str, str]] = []
         # Bumped by reset, so answers still in flight from before it are not counted after it.
         self.generation = 0
+        # (User-Agent, x-ms-client-request-id) of every ARM request, to see what the client's pipeline sends.
+        self.client_headers: list[tuple[str, str]] = []
 
     def record(self, route: str, target: str, status: int, generation: int | None = None) -> None:
         with self._lock:
@@ -62,6 +64,10 @@ class Stats:
         with self._lock:
             self.connections += 1
 
+    def saw_headers(self, user_agent: str, request_id: str) -> None:
+        with self._lock:
+            self.client_headers.append((user_agent, request_id))
+
     def wrote(self, method: str, target: str) -> None:
         with self._lock:
             self.writes.append((method, target))
@@ -72,13 +78,17 @@ class Stats:
             self.connections = 0
             self.log.clear()
             self.writes.clear()
+            self.client_headers.clear()
             self.generation += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             arm = sum(count for route, count in self.calls.items() if route != "token")
+            read = {target.split("/")[2].lower() for _, route, target, _ in self.log if route == "securityContacts"}
             return {
                 "armCalls": arm,
+                # How many subscriptions had their contacts asked for (once or more).
+                "contactSubscriptions": len(read),
                 "calls": dict(self.calls),
                 "connections": self.connections,
                 "writes": [list(write) for write in self.writes],
@@ -280,6 +290,7 @@ class EmulatorServer:
         target = handler.path
         if method != "GET":
             self.stats.wrote(method, target)
+        self.stats.saw_headers(handler.headers.get("User-Agent", ""), handler.headers.get("x-ms-client-request-id", ""))
         # Recorded by _send_raw just before the answer leaves, so a client never sees
         # a response that the statistics do not yet include.
         handler.arm_request = (self.stats, route, target, self.stats.generation)  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ or, as the live 2020-01-01-preview securityContacts list does, as a bare JSON ar
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -125,7 +126,9 @@ def next_link(body: dict[str, Any]) -> str | None:
 
 
 def _decode(response: AsyncHttpResponse) -> Any:
+    # From the bytes: json detects UTF-8/16/32 and a byte order mark itself, which skips
+    # azure-core's charset sniffing of every body.
     try:
-        return response.json()
+        return json.loads(response.content)
     except ValueError as error:
         raise ArmCallError("the response is not valid JSON") from error
