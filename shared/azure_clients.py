@@ -178,7 +178,8 @@ class AzureClients:
         connector = aiohttp.TCPConnector(limit=settings.concurrency, ssl=tls)
         # aiohttp's trust_env re-reads proxy variables on every request (a third of the
         # CPU per call at tenant scale); read HTTPS_PROXY / NO_PROXY once instead.
-        session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        # ARM needs no cookies: without a jar, no per-request cookie filtering either.
+        session = aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
         transport = AioHttpTransport(
             session=session,
             session_owner=False,

@@ -108,15 +108,21 @@ async def settle_api_version(deciding: asyncio.Task[str], deadline: float) -> No
 async def check_all(
     subscriptions: list[Subscription], reader: ContactReader, settings: Settings, deadline: float
 ) -> list[SubscriptionResult]:
-    # The connection pool is sized to the concurrency too; the semaphore keeps
-    # requests from queueing inside aiohttp where timeouts would already be running.
-    limit = asyncio.Semaphore(settings.concurrency)
+    """Every subscription's result, in order, from a fixed pool of workers (CHECK_CONCURRENCY).
+
+    A pool rather than a task per subscription waiting on a semaphore: tens of thousands of
+    waiting tasks cost memory and wake-ups for nothing. The connection pool has the same size,
+    so requests never queue inside aiohttp where their timeouts would already be running.
+    """
     budget = min(SUBSCRIPTION_BUDGET_SECONDS, float(settings.run_timeout_seconds))
+    results: list[SubscriptionResult | None] = [None] * len(subscriptions)
+    pending = iter(enumerate(subscriptions))
 
     async def bounded(subscription: Subscription) -> SubscriptionResult:
+        # The budget starts here, when this subscription's own read starts.
         run_timeout = asyncio.timeout_at(deadline)
         try:
-            async with run_timeout, limit, asyncio.timeout(budget):
+            async with run_timeout, asyncio.timeout(budget):
                 return await check_subscription(subscription, reader, settings)
         except TimeoutError:
             if run_timeout.expired():
@@ -125,7 +131,16 @@ async def check_all(
                 why = f"no answer within the {budget:g} s allowed per subscription"
             return SubscriptionResult(subscription, Status.ERROR, reason=f"{NOT_CHECKED_BEFORE_DEADLINE}: {why}")
 
-    return list(await asyncio.gather(*(bounded(subscription) for subscription in subscriptions)))
+    async def worker() -> None:
+        # One shared iterator: each worker takes the next subscription as soon as it is free.
+        for index, subscription in pending:
+            results[index] = await bounded(subscription)
+
+    await asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(subscriptions)))))
+    done = [result for result in results if result is not None]
+    if len(done) != len(subscriptions):  # cannot happen while every worker runs to the end; never drop silently
+        raise RunFailed(f"{len(subscriptions) - len(done)} subscription(s) were never checked")
+    return done
 
 
 def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], list[SubscriptionResult]]:
