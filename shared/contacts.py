@@ -62,7 +62,7 @@ class ContactReader:
     def __init__(self, client: SecurityCenter, arm_endpoint: str, api_version: str) -> None:
         # The multi-API SecurityCenter has no public send_request; its pipeline client
         # carries the credential, retry and logging policies.
-        self._reader = ArmReader(client._client.send_request, arm_endpoint)
+        self._reader = ArmReader(client._client.send_request, arm_endpoint, client._client._pipeline)
         self._preferred = api_version
         # What every read asks first; moved to an older version once the cloud is known not to offer this one.
         self._first = api_version
