@@ -119,10 +119,10 @@ async def check_all(
     pending = iter(enumerate(subscriptions))
 
     async def bounded(subscription: Subscription) -> SubscriptionResult:
-        # The budget starts here, when this subscription's own read starts.
         run_timeout = asyncio.timeout_at(deadline)
         try:
-            async with run_timeout, asyncio.timeout(budget):
+            # Waiting for a probe slot (only while the api-version is unproven) is not this subscription's time.
+            async with run_timeout, reader.turn(), asyncio.timeout(budget):
                 return await check_subscription(subscription, reader, settings)
         except TimeoutError:
             if run_timeout.expired():

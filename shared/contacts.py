@@ -15,8 +15,11 @@ only that one subscription fall back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from azure.mgmt.security.aio import SecurityCenter
@@ -27,7 +30,7 @@ from .arm_errors import describe_response, error_fields
 from .arm_paging import ArmCallError, ArmReader
 from .contact_shapes import ContactShapeError, parse_contacts
 from .errors import MonitorError
-from .models import ContactSettings
+from .models import ContactSettings, ContactState
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,15 @@ _SUPPORTED_LIST = re.compile(r"supported (?:api-)?versions are '([^']*)'", re.IG
 # The statuses ARM refuses an api-version or resource type with: 400 in the public cloud, 404 in Azure China.
 _REFUSAL_STATUSES = {400, 404}
 MAX_CONTACT_PAGES = 100
+# Until the run's api-version is known to be offered (the provider's list could not be read), at most this
+# many reads try it at once, so a cloud that refuses it costs a couple of failing calls, not one per worker.
+PROBE_SLOTS = 2
+# A probe slot is given back after this long even if its read has not answered: a hanging subscription
+# delays the others by at most this, once.
+PROBE_PATIENCE_SECONDS = 5.0
+# Probes whose answer cannot tell whether the version is offered (403, throttling, an unregistered provider)
+# before the reader stops holding reads back and lets each find out on its own.
+MAX_INCONCLUSIVE_PROBES = 3
 
 
 class ContactReadError(MonitorError):
@@ -68,6 +80,11 @@ class ContactReader:
         self._first = api_version
         # The provider's list of securityContacts api-versions, once read (None: not read or unreadable).
         self._provider_offers: tuple[str, ...] | None = None
+        # Whether reads may go ahead without probing: nothing older to fall back to, a provider list, or an answer.
+        self._settled = _older_offered(api_version, SUPPORTED_CONTACTS) is None
+        self._probing = 0
+        self._inconclusive = 0
+        self._changed = asyncio.Event()
         self.api_versions_used: set[str] = set()
 
     @property
@@ -86,6 +103,7 @@ class ContactReader:
         if offered is None:
             return self._first
         self._provider_offers = offered
+        self._settle()
         if self._preferred not in offered:
             choice = _older_offered(self._preferred, offered)
             if choice is not None:
@@ -99,10 +117,39 @@ class ContactReader:
                 self._first = choice
         return self._first
 
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait, if the run's api-version is still unproven, for one of the few probe slots.
+
+        The checker waits here before a subscription's own budget starts. A slot is given back when its
+        read ends or after PROBE_PATIENCE_SECONDS, whichever is first, so no read waits long on another.
+        """
+        while not self._settled and self._probing >= PROBE_SLOTS:
+            await self._changed.wait()
+        if self._settled:
+            yield
+            return
+        self._probing += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._probing -= 1
+                self._notify()
+
+        patience = asyncio.get_running_loop().call_later(PROBE_PATIENCE_SECONDS, release)
+        try:
+            yield
+        finally:
+            patience.cancel()
+            release()
+
     async def read(self, subscription_id: str) -> ContactSettings:
         first = self._first
         try:
-            return await self._read_with(subscription_id, first)
+            contact = await self._read_with(subscription_id, first)
         except _NotOffered as refusal:
             fallback = self._fallback_for(refusal)
             # Only the first refusal of the run's version moves the run (and says so once in the log).
@@ -114,7 +161,34 @@ class ContactReader:
                     fallback,
                 )
                 self._first = fallback
+                self._settle()
+            else:
+                self._count_inconclusive()
             return await self._read_fallback(subscription_id, refusal, fallback)
+        except ContactReadError:
+            self._count_inconclusive()
+            raise
+        if contact.state is ContactState.PROVIDER_NOT_REGISTERED:
+            self._count_inconclusive()
+        else:
+            self._settle()
+        return contact
+
+    def _settle(self) -> None:
+        if not self._settled:
+            self._settled = True
+            self._notify()
+
+    def _count_inconclusive(self) -> None:
+        if not self._settled:
+            self._inconclusive += 1
+            if self._inconclusive >= MAX_INCONCLUSIVE_PROBES:
+                self._settle()
+
+    def _notify(self) -> None:
+        # Wake every waiter; each looks again (an Event per change, since asyncio has no pulse).
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def _switches_the_run(self, refusal: _NotOffered) -> bool:
         # The provider's own list outranks any one refusal: a version it offers is only missing in that subscription.

@@ -399,3 +399,40 @@ def test_a_china_style_404_refusal_falls_back_when_the_provider_list_is_unreadab
     assert report.summary["pass"] == 30
     refused = [e for e in emulator.stats.log if e[1] == "securityContacts" and e[3] == 404]
     assert len(refused) == 1
+
+
+def test_in_a_cloud_without_2023_an_unreadable_provider_list_costs_at_most_two_failing_calls(
+    emulator, use_tenant, check
+):
+    builder = TenantBuilder()
+    for number in range(40):
+        builder.subscription(number, "corp", good_contact())
+    builder.tenant.contact_api_versions = ("2020-01-01-preview", "2017-08-01-preview")
+    builder.tenant.contact_refusal = "china"
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    report = check()
+
+    assert report.summary["pass"] == 40
+    refused = [e for e in emulator.stats.log if e[1] == "securityContacts" and e[3] == 404]
+    assert 1 <= len(refused) <= 2
+
+
+def test_hanging_probes_hold_the_other_reads_back_only_for_a_few_seconds(emulator, use_tenant, settings_for):
+    builder = TenantBuilder()
+    subs = [builder.subscription(number, "corp", good_contact()) for number in range(10)]
+    use_tenant(builder)
+    # No provider list, and the first two reads (the probes) hang far beyond the run.
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+    for slow in subs[:2]:
+        emulator.add_fault(Fault(match=f"{slow}/providers", status=200, delay_seconds=60, times=None))
+    settings = settings_for(RUN_TIMEOUT_SECONDS="15")
+
+    async def run():
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
+
+    report = asyncio.run(run())
+
+    assert statuses(report) == {sub: ("error" if sub in subs[:2] else "pass") for sub in subs}
