@@ -56,6 +56,7 @@ async def run_check(settings: Settings, credential: AsyncTokenCredential) -> Rep
                     clients.groups, settings.management_group_ids, settings.arm_endpoint, settings.include_delegated
                 )
         except TimeoutError as error:
+            deciding.cancel()
             raise RunFailed(
                 f"the run deadline ({settings.run_timeout_seconds} s, RUN_TIMEOUT_SECONDS) passed while "
                 "finding subscriptions"

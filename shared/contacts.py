@@ -265,8 +265,9 @@ async def provider_versions(arm: ArmReader) -> tuple[str, ...] | None:
         body = await arm.get_json(f"/providers/Microsoft.Security?api-version={PROVIDERS_API_VERSION}")
         for resource_type in body.get("resourceTypes") or []:
             if str(resource_type.get("resourceType", "")).lower() == "securitycontacts":
+                # An empty list says nothing about this cloud: treated like an unreadable one.
                 versions = resource_type.get("apiVersions") or []
-                return tuple(str(version) for version in versions)
+                return tuple(str(version) for version in versions) or None
     except (ArmCallError, AttributeError, TypeError):
         log.debug("could not read Microsoft.Security's api-versions", exc_info=True)
     return None

@@ -436,3 +436,24 @@ def test_hanging_probes_hold_the_other_reads_back_only_for_a_few_seconds(emulato
     report = asyncio.run(run())
 
     assert statuses(report) == {sub: ("error" if sub in subs[:2] else "pass") for sub in subs}
+
+
+def test_a_hanging_provider_list_holds_the_checks_back_only_for_the_grace(
+    emulator, use_tenant, settings_for, monkeypatch
+):
+    monkeypatch.setattr("shared.checker.API_VERSION_DECISION_GRACE_SECONDS", 0.5)
+    builder = TenantBuilder()
+    for number in range(4):
+        builder.subscription(number, "corp", good_contact())
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=200, delay_seconds=60, times=None))
+    settings = settings_for(RUN_TIMEOUT_SECONDS="20")
+
+    async def run():
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
+
+    report = asyncio.run(run())
+
+    assert report.summary["pass"] == 4
+    assert report.contacts_api_versions == ("2023-12-01-preview",)

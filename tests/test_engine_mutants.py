@@ -980,3 +980,11 @@ def test_a_hanging_probe_gives_its_slot_back_after_the_patience(emulator, use_te
             await asyncio.gather(*holders)
 
     asyncio.run(run())
+
+
+def test_a_provider_list_without_versions_for_contacts_counts_as_unreadable(emulator, use_tenant, admitted):
+    use_tenant(TenantBuilder())
+    listing = {"resourceTypes": [{"resourceType": "securityContacts", "apiVersions": []}]}
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=200, body=listing, times=None))
+
+    assert admitted(decide=True) == PROBE_SLOTS
