@@ -19,7 +19,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from azure.mgmt.security.aio import SecurityCenter
@@ -52,6 +52,7 @@ PROBE_PATIENCE_SECONDS = 5.0
 # Probes whose answer cannot tell whether the version is offered (403, throttling, an unregistered provider)
 # before the reader stops holding reads back and lets each find out on its own.
 MAX_INCONCLUSIVE_PROBES = 3
+_NO_WAIT: AbstractAsyncContextManager[None] = nullcontext()
 
 
 class ContactReadError(MonitorError):
@@ -117,13 +118,16 @@ class ContactReader:
                 self._first = choice
         return self._first
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    def turn(self) -> AbstractAsyncContextManager[None]:
         """Wait, if the run's api-version is still unproven, for one of the few probe slots.
 
         The checker waits here before a subscription's own budget starts. A slot is given back when its
         read ends or after PROBE_PATIENCE_SECONDS, whichever is first, so no read waits long on another.
         """
+        return _NO_WAIT if self._settled else self._probe_turn()
+
+    @asynccontextmanager
+    async def _probe_turn(self) -> AsyncIterator[None]:
         while not self._settled and self._probing >= PROBE_SLOTS:
             await self._changed.wait()
         if self._settled:
