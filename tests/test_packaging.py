@@ -5,8 +5,8 @@ dependencies into a folder of its own; the shared venv provides the dependencies
 """
 
 import os
-import shutil
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
