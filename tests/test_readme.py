@@ -57,3 +57,13 @@ def test_every_anchor_the_readme_links_to_exists_on_its_page():
 def _slug(heading: str) -> str:
     # GitHub's anchors: lower case, punctuation dropped, spaces to hyphens.
     return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_every_local_link_in_the_docs_resolves():
+    broken = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = re.sub(r"`[^`\n]*`", "", page.read_text(encoding="utf-8"))  # code spans hold examples, not links
+        for target, _ in LINK.findall(text):
+            if not target.startswith(("http://", "https://", "mailto:")) and not (page.parent / target).exists():
+                broken.append(f"{page.name}: {target}")
+    assert broken == []
