@@ -33,7 +33,7 @@ mutation: $(VENV)/.installed tools
 	$(VENV)/bin/mutmut results
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/bench_check.py
+	$(PY) benchmarks/bench_check.py $(BENCH_ARGS)
 
 check: $(VENV)/.installed
 	$(PY) -m shared check

@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--scenario", type=Path, default=SAMPLE_SCENARIO, help="tenant scenario JSON file")
     source.add_argument("--generate", type=int, metavar="N", help="generate a tenant of N subscriptions")
     parser.add_argument("--depth", type=int, default=6, help="management group levels when generating")
+    parser.add_argument(
+        "--cloud",
+        choices=("public", "china"),
+        default="public",
+        help="when generating: china offers no 2023-12-01-preview and refuses it with a 404, as Azure China does",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every ARM response")
     parser.add_argument("--port", type=int, default=0, help="ARM HTTPS port (0 picks a free one)")
     parser.add_argument("--identity-port", type=int, default=0, help="token endpoint port (0 picks a free one)")
@@ -137,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _tenant(args: argparse.Namespace) -> tuple[Tenant, list[Fault], float]:
     if args.generate is not None:
-        return generate(args.generate, depth=args.depth), [], args.latency_ms
+        return generate(args.generate, depth=args.depth, cloud=args.cloud), [], args.latency_ms
     data = json.loads(args.scenario.read_text(encoding="utf-8"))
     faults = [Fault.from_json(item) for item in data.get("faults", [])]
     return Tenant.from_json(data), faults, args.latency_ms or float(data.get("latencyMs", 0))

@@ -22,18 +22,21 @@ class Fault:
     message: str = ""
     # Hold the answer this long first (a slow subscription); with status 200 the normal answer follows.
     delay_seconds: float = 0.0
+    # Answer with exactly this JSON document (a recorded live response) instead of the emulated one.
+    body: Any = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
         return cls(
             match=data["match"],
-            status=int(data.get("status", 200 if data.get("malformed") else 500)),
+            status=int(data.get("status", 200 if data.get("malformed") or "body" in data else 500)),
             times=data.get("times", 1),
             retry_after=data.get("retryAfter"),
             malformed=bool(data.get("malformed", False)),
             code=data.get("code", ""),
             message=data.get("message", ""),
             delay_seconds=float(data.get("delaySeconds", 0.0)),
+            body=data.get("body"),
         )
 
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .certs import create_certificates
 from .faults import ContactChange, Fault, FaultPlan, fault_error
-from .tenant import Contact, EmulatedSubscription, Tenant, contact_put_problems
+from .tenant import API_2020, Contact, EmulatedSubscription, Tenant, contact_put_problems
 
 ARM_AUDIENCES = {
     "https://management.azure.com",
@@ -51,6 +51,8 @@ class Stats:
         self.writes: list[tuple[str, str]] = []
         # Bumped by reset, so answers still in flight from before it are not counted after it.
         self.generation = 0
+        # (User-Agent, x-ms-client-request-id) of every ARM request, to see what the client's pipeline sends.
+        self.client_headers: list[tuple[str, str]] = []
 
     def record(self, route: str, target: str, status: int, generation: int | None = None) -> None:
         with self._lock:
@@ -63,6 +65,10 @@ class Stats:
         with self._lock:
             self.connections += 1
 
+    def saw_headers(self, user_agent: str, request_id: str) -> None:
+        with self._lock:
+            self.client_headers.append((user_agent, request_id))
+
     def wrote(self, method: str, target: str) -> None:
         with self._lock:
             self.writes.append((method, target))
@@ -73,13 +79,17 @@ class Stats:
             self.connections = 0
             self.log.clear()
             self.writes.clear()
+            self.client_headers.clear()
             self.generation += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             arm = sum(count for route, count in self.calls.items() if route != "token")
+            read = {target.split("/")[2].lower() for _, route, target, _ in self.log if route == "securityContacts"}
             return {
                 "armCalls": arm,
+                # How many subscriptions had their contacts asked for (once or more).
+                "contactSubscriptions": len(read),
                 "calls": dict(self.calls),
                 "connections": self.connections,
                 "writes": [list(write) for write in self.writes],
@@ -287,6 +297,7 @@ class EmulatorServer:
         target = handler.path
         if method != "GET":
             self.stats.wrote(method, target)
+        self.stats.saw_headers(handler.headers.get("User-Agent", ""), handler.headers.get("x-ms-client-request-id", ""))
         # Recorded by _send_raw just before the answer leaves, so a client never sees
         # a response that the statistics do not yet include.
         handler.arm_request = (self.stats, route, target, self.stats.generation)  # type: ignore[attr-defined]
@@ -333,12 +344,14 @@ class EmulatorServer:
         fault = self.faults.take(target)
         if fault is not None and fault.delay_seconds:
             time.sleep(fault.delay_seconds)
-            if fault.status == 200 and not fault.malformed:
+            if fault.status == 200 and not fault.malformed and fault.body is None:
                 fault = None
             if method != "GET" and handler.arm_request[3] != self.stats.generation:  # type: ignore[attr-defined]
                 # A write held past a reset belongs to a tenant that is gone: never let it land on the next one.
                 return _arm_error(handler, 503, "ServiceUnavailable", "The emulator was reset during this request.")
         if fault is not None:
+            if fault.body is not None:
+                return _send_json(handler, fault.status, fault.body)
             if fault.malformed:
                 return _send_raw(handler, fault.status, b'{"value": [ {"properties": ', "application/json")
             code, message = fault_error(fault)
@@ -452,6 +465,10 @@ class EmulatorServer:
                 if item.get("name", "").lower() == name.lower():
                     return _send_json(handler, 200, item)
             return _arm_error(handler, 404, "ResourceNotFound", f"Security contact '{name}' was not found.")
+        if api_version == API_2020 and not self.tenant.spec_2020_list_envelope:
+            # The live 2020-01-01-preview list: a bare JSON array of every contact, never paged
+            # (azure-rest-api-specs#29458, azure-sdk-for-java#32822).
+            return _send_json(handler, 200, items)
         return self._page(handler, items, skip, path, api_version, "nextLink")
 
     def _refuse_contacts(
@@ -459,6 +476,14 @@ class EmulatorServer:
     ) -> int | None:
         """ARM's refusals of any securityContacts request, in ARM's order; None when the request may go on."""
         offered = (sub.contact_api_versions if sub else None) or self.tenant.contact_api_versions
+        if api_version not in offered and self.tenant.contact_refusal == "china":
+            return _arm_error(
+                handler,
+                404,
+                "InvalidResourceType",
+                f"The resource type 'securityContacts' could not be found in the namespace 'Microsoft.Security' "
+                f"for api version '{api_version}'. The supported api-versions are '{','.join(offered)}'.",
+            )
         if api_version not in offered:
             return _arm_error(
                 handler,

@@ -28,6 +28,11 @@ _ON_OFF = ("On", "Off")
 _SEVERITIES = ("High", "Medium", "Low")
 _RISK_LEVELS = ("Critical", "High", "Medium", "Low")
 _ROLES = ("AccountAdmin", "ServiceAdmin", "Owner", "Contributor")
+# How a cloud refuses a securityContacts api-version it does not offer: the public cloud with a 400,
+# Azure China with a 404 `InvalidResourceType` (azure-sdk-for-go#24104).
+CONTACT_REFUSALS = ("public", "china")
+# Where live records sit (the service reports a location and an etag on every contact).
+CONTACT_LOCATION = "West Europe"
 _PROPERTIES = {
     API_2020: {"emails", "phone", "alertNotifications", "notificationsByRole"},
     API_2023: {"emails", "phone", "isEnabled", "notificationsByRole", "notificationsSources"},
@@ -60,6 +65,11 @@ class Contact:
             enabled=data.get("enabled", True),
             attack_path_risk_level=data.get("attackPathRiskLevel", "Critical"),
         )
+
+    @classmethod
+    def system_default(cls) -> Contact:
+        """What a subscription that never had a contact can list: no address, owners and High alerts on."""
+        return cls(emails=[], phone="", alerts_enabled=True, minimal_severity="High", roles=["Owner"])
 
 
 @dataclass
@@ -104,6 +114,10 @@ class Tenant:
         self.subscriptions: dict[str, EmulatedSubscription] = {}
         self.unreadable_group_ids: set[str] = set()
         self.contact_api_versions: tuple[str, ...] = CONTACT_API_VERSIONS
+        # "public" or "china": how an api-version that is not offered is refused (see CONTACT_REFUSALS).
+        self.contact_refusal = "public"
+        # The live 2020-01-01-preview list is a bare JSON array; True serves the spec's {"value": [...]} instead.
+        self.spec_2020_list_envelope = False
         self.page_size = 100
         self.group_child_type = LIVE_GROUP_CHILD_TYPE
         # A child of this type is added under the root group, to see how a client copes with the unknown.
@@ -148,17 +162,25 @@ class Tenant:
             tenant.delegating_tenants[delegating["tenantId"].lower()] = delegating.get("displayName")
         if "contactsApiVersions" in data:
             tenant.contact_api_versions = tuple(data["contactsApiVersions"])
+        tenant.contact_refusal = data.get("contactsRefusal", tenant.contact_refusal)
+        if tenant.contact_refusal not in CONTACT_REFUSALS:
+            raise ValueError(f"contactsRefusal must be one of {', '.join(CONTACT_REFUSALS)}")
+        tenant.spec_2020_list_envelope = data.get("contactListEnvelopes") == "spec"
         for group in data.get("groups", []):
             tenant.add_group(group["id"], group.get("displayName", group["id"]), group.get("parent"))
         for sub in data.get("subscriptions", []):
             contact = sub.get("contact")
+            if contact == "systemDefault":
+                contact = Contact.system_default()
+            elif contact:
+                contact = Contact.from_json(contact)
             tenant.add_subscription(
                 EmulatedSubscription(
                     subscription_id=sub["id"],
                     display_name=sub.get("displayName", sub["id"]),
                     group_id=sub.get("group") or tenant.root_id,
                     state=sub.get("state", "Enabled"),
-                    contact=Contact.from_json(contact) if contact else None,
+                    contact=contact or None,
                     raw_contacts=dict(sub.get("rawContacts", {})),
                     deny_contacts=bool(sub.get("denyContacts", False)),
                     unlisted=bool(sub.get("unlisted", False)),
@@ -209,6 +231,8 @@ class Tenant:
                     "id": f"{base}/default{index}",
                     "name": f"default{index}",
                     "type": "Microsoft.Security/securityContacts",
+                    "etag": _etag(subscription.subscription_id, api_version, index),
+                    "location": CONTACT_LOCATION,
                     "properties": {
                         "email": email,
                         "phone": contact.phone,
@@ -239,6 +263,8 @@ class Tenant:
                 "id": f"{base}/default",
                 "name": "default",
                 "type": "Microsoft.Security/securityContacts",
+                "etag": _etag(subscription.subscription_id, api_version, 0),
+                "location": CONTACT_LOCATION,
                 "properties": properties,
             }
         ]
@@ -409,6 +435,12 @@ def _contact_from_properties(properties: dict[str, Any], api_version: str) -> Co
     return contact
 
 
+def _etag(subscription_id: str, api_version: str, index: int) -> str:
+    """A stable, quoted etag shaped like the service's ("0100399f-0000-0d00-0000-5e4e4ddb0000")."""
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, f"{subscription_id}/{api_version}/{index}")
+    return f'"{digest}"'
+
+
 def _child_info(
     child_type: str, resource_id: str, display_name: str, children: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -421,13 +453,17 @@ def _child_info(
     }
 
 
-def generate(subscription_count: int, depth: int = 6, fanout: int = 3, seed: int = 7) -> Tenant:
+def generate(subscription_count: int, depth: int = 6, fanout: int = 3, seed: int = 7, cloud: str = "public") -> Tenant:
     """A synthetic tenant: `depth` levels of groups below the root, subscriptions spread over the leaves.
 
-    The mix of contact settings is deterministic per seed so benchmark runs compare.
+    The mix of contact settings is deterministic per seed so benchmark runs compare. With cloud "china"
+    the tenant offers no 2023-12-01-preview and refuses it the way Azure China does.
     """
     rng = random.Random(seed)
     tenant = Tenant(str(uuid.UUID(int=rng.getrandbits(128))))
+    if cloud == "china":
+        tenant.contact_api_versions = (API_2020, API_2017)
+        tenant.contact_refusal = "china"
     level = [tenant.root_id]
     for depth_index in range(1, depth):
         next_level = []

@@ -3,6 +3,11 @@
 Every run is bounded in time: discovery and the checks share the run deadline
 (RUN_TIMEOUT_SECONDS), each subscription also has its own budget, and whatever is
 not finished in time is reported as `error` rather than left out or waited for.
+A subscription's budget starts when its own read starts: time spent queueing for a
+worker or waiting for anything else is never charged to it.
+
+The contacts api-version is decided from the provider's list while the hierarchy is
+walked, so no subscription's read waits on another's.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from datetime import UTC, datetime
 from azure.core.credentials_async import AsyncTokenCredential
 
 from .arm_errors import clean_message
+from .arm_paging import ArmReader
 from .azure_clients import AzureClients
 from .config import Settings
 from .contacts import ContactReader, ContactReadError
@@ -30,6 +36,9 @@ _INACTIVE_STATES = {"disabled", "deleted"}
 # No single subscription may hold a worker longer than this, whatever ARM's retries ask for.
 SUBSCRIPTION_BUDGET_SECONDS = 120.0
 NOT_CHECKED_BEFORE_DEADLINE = "not checked before the deadline"
+# How long, once the subscriptions are known, the checks wait for the provider's api-version list
+# before starting on the preferred version anyway (its read began with the hierarchy walk).
+API_VERSION_DECISION_GRACE_SECONDS = 5.0
 
 
 # Told (subscriptions done, subscriptions planned) as the run goes; the terminal shows it.
@@ -43,16 +52,26 @@ async def run_check(
     started = time.monotonic()
     deadline = asyncio.get_running_loop().time() + settings.run_timeout_seconds
     async with AzureClients.create(settings, credential) as clients:
+        reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+        # Through the hierarchy walk's pipeline, so the two calls that run at once share one token request.
+        deciding = asyncio.create_task(
+            reader.decide_api_version(ArmReader(clients.groups.send_request, settings.arm_endpoint))
+        )
         try:
             async with asyncio.timeout_at(deadline):
                 discovery = await discover(
                     clients.groups, settings.management_group_ids, settings.arm_endpoint, settings.include_delegated
                 )
         except TimeoutError as error:
+            deciding.cancel()
             raise RunFailed(
                 f"the run deadline ({settings.run_timeout_seconds} s, RUN_TIMEOUT_SECONDS) passed while "
                 "finding subscriptions"
             ) from error
+        except BaseException:
+            deciding.cancel()
+            raise
+        await settle_api_version(deciding, deadline)
         if not discovery.subscriptions and not discovery.outside_tree:
             # An empty report would read as "all clear"; it almost always means a wrong scope or missing role.
             raise RunFailed(
@@ -60,7 +79,6 @@ async def run_check(
                 "identity has Security Reader there"
             )
         planned, results = plan(discovery, settings)
-        reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
         log.info(
             "checking %d subscriptions under %s (%d decided without a read)",
             len(planned),
@@ -80,6 +98,22 @@ async def run_check(
     )
 
 
+async def settle_api_version(deciding: asyncio.Task[str], deadline: float) -> None:
+    """Let the provider's api-version list decide if it comes soon; otherwise start on the preferred version."""
+    loop = asyncio.get_running_loop()
+    wait = max(0.0, min(API_VERSION_DECISION_GRACE_SECONDS, deadline - loop.time()))
+    try:
+        await asyncio.wait_for(deciding, wait)
+    except TimeoutError:
+        log.warning(
+            "Microsoft.Security's api-version list did not arrive within %g s; starting on the preferred version", wait
+        )
+    except Exception:  # the decision is an optimisation: without it each refusal is handled as it comes
+        log.warning(
+            "could not decide the contacts api-version up front; starting on the preferred version", exc_info=True
+        )
+
+
 async def check_all(
     subscriptions: list[Subscription],
     reader: ContactReader,
@@ -87,25 +121,24 @@ async def check_all(
     deadline: float,
     progress: ProgressCallback | None = None,
 ) -> list[SubscriptionResult]:
-    # The connection pool is sized to the concurrency too; the semaphore keeps
-    # requests from queueing inside aiohttp where timeouts would already be running.
-    limit = asyncio.Semaphore(settings.concurrency)
+    """Every subscription's result, in order, from a fixed pool of workers (CHECK_CONCURRENCY).
+
+    A pool rather than a task per subscription waiting on a semaphore: tens of thousands of
+    waiting tasks cost memory and wake-ups for nothing. The connection pool has the same size,
+    so requests never queue inside aiohttp where their timeouts would already be running.
+    """
     budget = min(SUBSCRIPTION_BUDGET_SECONDS, float(settings.run_timeout_seconds))
-    done = 0
-
-    def finished() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, len(subscriptions))
-
+    results: list[SubscriptionResult | None] = [None] * len(subscriptions)
+    pending = iter(enumerate(subscriptions))
+    finished = 0
     if progress is not None:
         progress(0, len(subscriptions))
 
     async def bounded(subscription: Subscription) -> SubscriptionResult:
         run_timeout = asyncio.timeout_at(deadline)
         try:
-            async with run_timeout, limit, asyncio.timeout(budget):
+            # Waiting for a probe slot (only while the api-version is unproven) is not this subscription's time.
+            async with run_timeout, reader.turn(), asyncio.timeout(budget):
                 return await check_subscription(subscription, reader, settings)
         except TimeoutError:
             if run_timeout.expired():
@@ -114,12 +147,20 @@ async def check_all(
                 why = f"no answer within the {budget:g} s allowed per subscription"
             return SubscriptionResult(subscription, Status.ERROR, reason=f"{NOT_CHECKED_BEFORE_DEADLINE}: {why}")
 
-    async def counted(subscription: Subscription) -> SubscriptionResult:
-        result = await bounded(subscription)
-        finished()
-        return result
+    async def worker() -> None:
+        nonlocal finished
+        # One shared iterator: each worker takes the next subscription as soon as it is free.
+        for index, subscription in pending:
+            results[index] = await bounded(subscription)
+            finished += 1
+            if progress is not None:
+                progress(finished, len(subscriptions))
 
-    return list(await asyncio.gather(*(counted(subscription) for subscription in subscriptions)))
+    await asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(subscriptions)))))
+    done = [result for result in results if result is not None]
+    if len(done) != len(subscriptions):  # cannot happen while every worker runs to the end; never drop silently
+        raise RunFailed(f"{len(subscriptions) - len(done)} subscription(s) were never checked")
+    return done
 
 
 def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], list[SubscriptionResult]]:

@@ -114,7 +114,7 @@ def report_to_html(report: Report, portal_url: str = DEFAULT_PORTAL_URL) -> str:
         f"Security contacts: {summary['fail']} fail, {summary['error']} error, "
         f"{summary['pass']} pass, {summary['skipped']} skipped"
     )
-    scope = ", ".join(one_line(group) for group in report.scope) or "tenant root group"
+    scope = ", ".join(one_line(report.scope_name(index)) for index in range(len(report.scope))) or "tenant root group"
     versions = ", ".join(report.contacts_api_versions) or "none"
     fixes = _fixes(report.results)
     parts = [

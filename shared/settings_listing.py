@@ -156,6 +156,7 @@ _EFFECTIVE: dict[str, Callable[[Settings], str]] = {
     "NOTIFY_ON": lambda s: _listed((status.value for status in s.notify.notify_on), "none"),
     "NOTIFY_MAX_MESSAGES": lambda s: str(s.notify.max_messages),
     "NOTIFY_ALWAYS": lambda s: _yes(s.notify.always),
+    "REPORT_URL": lambda s: _shown(s.notify.report_url or "") or "none",
 }
 # Settings the Functions host reads rather than the code, with the default the deployment gives them.
 _HOST_DEFAULTS = {"CHECK_SCHEDULE": "0 0 7 * * * (deployment default)"}

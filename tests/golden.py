@@ -15,3 +15,11 @@ def example(name: str) -> dict[str, Any]:
 
 def response_body(name: str, status: str = "200") -> Any:
     return example(name)["responses"][status]["body"]
+
+
+LIVE = Path(__file__).resolve().parent / "fixtures" / "live"
+
+
+def live_body(name: str) -> Any:
+    """A response body shaped as the live service answers (tests/fixtures/live)."""
+    return json.loads((LIVE / f"{name}.json").read_text(encoding="utf-8"))

@@ -331,6 +331,129 @@ def test_the_spec_shapes_scenario_reads_like_the_specs_examples(emulator, use_te
     assert [f.rule for f in by_name["prod-data"].findings] == ["contact-email"]
     assert "separate several addresses with ';'" in by_name["prod-data"].findings[0].message
     assert by_name["shared-services"].status is Status.FAIL
+    # The provider's list (no 2023-12-01-preview) decided the version before any read: no refused call.
     refused = [e for e in emulator.stats.log if e[1] == "securityContacts" and "2023-12-01-preview" in e[2]]
-    assert len(refused) == 1
+    assert refused == []
     assert emulator.stats.snapshot()["writes"] == []
+
+
+# -- the live service: no subscription waits on another, every cloud ------------------------------------------------
+
+
+def test_a_hanging_first_subscription_delays_only_itself(emulator, use_tenant, settings_for):
+    builder = TenantBuilder()
+    # First by list order (number 0, listed first in its group) and by name.
+    slow_id = builder.subscription(0, "corp", good_contact())
+    builder.tenant.subscriptions[slow_id].display_name = "aaa-slow"
+    for number in range(1, 12):
+        builder.subscription(number, "corp", good_contact())
+    use_tenant(builder)
+    emulator.add_fault(Fault(match=f"{slow_id}/providers", status=200, delay_seconds=60, times=None))
+    settings = settings_for(RUN_TIMEOUT_SECONDS="15")
+
+    async def run():
+        async with build_credential(settings) as credential:
+            started = asyncio.get_running_loop().time()
+            report = await run_check(settings, credential)
+            return report, asyncio.get_running_loop().time() - started
+
+    report, seconds = asyncio.run(run())
+
+    assert report.results[0].subscription.subscription_id == slow_id
+    assert report.results[0].status is Status.ERROR
+    assert report.results[0].reason == "not checked before the deadline: the run's 15 s (RUN_TIMEOUT_SECONDS) ran out"
+    assert [r.status for r in report.results[1:]] == [Status.PASS] * 11
+    # Ends by its deadline (a generous bound for a loaded machine), not after the 60 s stall.
+    assert seconds < 45
+
+
+def test_a_china_style_cloud_starts_on_what_it_offers_with_no_failing_call(emulator, use_tenant, check):
+    builder = TenantBuilder()
+    subs = [builder.subscription(number, "corp", good_contact()) for number in range(6)]
+    builder.tenant.contact_api_versions = ("2020-01-01-preview", "2017-08-01-preview")
+    builder.tenant.contact_refusal = "china"
+    use_tenant(builder)
+
+    report = check()
+
+    assert report.summary["pass"] == 6
+    assert report.contacts_api_versions == ("2020-01-01-preview",)
+    contact_calls = [e for e in emulator.stats.log if e[1] == "securityContacts"]
+    assert [e[3] for e in contact_calls] == [200] * 6
+    # ARM calls: one per subscription read, plus the hierarchy walk and the provider list (O(1)).
+    assert emulator.stats.snapshot()["calls"]["providers.get"] == 1
+    assert len(contact_calls) == len(subs)
+
+
+def test_a_china_style_404_refusal_falls_back_when_the_provider_list_is_unreadable(emulator, use_tenant, check):
+    builder = TenantBuilder()
+    for number in range(30):
+        builder.subscription(number, "corp", good_contact())
+    builder.tenant.contact_api_versions = ("2020-01-01-preview", "2017-08-01-preview")
+    builder.tenant.contact_refusal = "china"
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    report = check(CHECK_CONCURRENCY="1")
+
+    assert report.summary["pass"] == 30
+    refused = [e for e in emulator.stats.log if e[1] == "securityContacts" and e[3] == 404]
+    assert len(refused) == 1
+
+
+def test_in_a_cloud_without_2023_an_unreadable_provider_list_costs_at_most_two_failing_calls(
+    emulator, use_tenant, check
+):
+    builder = TenantBuilder()
+    for number in range(40):
+        builder.subscription(number, "corp", good_contact())
+    builder.tenant.contact_api_versions = ("2020-01-01-preview", "2017-08-01-preview")
+    builder.tenant.contact_refusal = "china"
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    report = check()
+
+    assert report.summary["pass"] == 40
+    refused = [e for e in emulator.stats.log if e[1] == "securityContacts" and e[3] == 404]
+    assert 1 <= len(refused) <= 2
+
+
+def test_hanging_probes_hold_the_other_reads_back_only_for_a_few_seconds(emulator, use_tenant, settings_for):
+    builder = TenantBuilder()
+    subs = [builder.subscription(number, "corp", good_contact()) for number in range(10)]
+    use_tenant(builder)
+    # No provider list, and the first two reads (the probes) hang far beyond the run.
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+    for slow in subs[:2]:
+        emulator.add_fault(Fault(match=f"{slow}/providers", status=200, delay_seconds=60, times=None))
+    settings = settings_for(RUN_TIMEOUT_SECONDS="15")
+
+    async def run():
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
+
+    report = asyncio.run(run())
+
+    assert statuses(report) == {sub: ("error" if sub in subs[:2] else "pass") for sub in subs}
+
+
+def test_a_hanging_provider_list_holds_the_checks_back_only_for_the_grace(
+    emulator, use_tenant, settings_for, monkeypatch
+):
+    monkeypatch.setattr("shared.checker.API_VERSION_DECISION_GRACE_SECONDS", 0.5)
+    builder = TenantBuilder()
+    for number in range(4):
+        builder.subscription(number, "corp", good_contact())
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=200, delay_seconds=60, times=None))
+    settings = settings_for(RUN_TIMEOUT_SECONDS="20")
+
+    async def run():
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential)
+
+    report = asyncio.run(run())
+
+    assert report.summary["pass"] == 4
+    assert report.contacts_api_versions == ("2023-12-01-preview",)

@@ -3,7 +3,7 @@
 import pytest
 
 from shared.contact_shapes import ContactShapeError, parse_contacts, split_emails
-from tests.golden import response_body
+from tests.golden import live_body, response_body
 
 API_2023 = "2023-12-01-preview"
 API_2020 = "2020-01-01-preview"
@@ -309,3 +309,31 @@ def test_golden_2023_list():
     assert (contact.attack_path_notifications, contact.attack_path_minimal_risk) == (True, "Critical")
     assert (contact.alert_notifications, contact.alert_minimal_severity) == (True, "Medium")
     assert contact.notified_roles == ("Owner", "Admin")
+
+
+# Golden inputs in the live service's shapes (tests/fixtures/live): plural type, location, etag.
+
+
+def test_live_2020_records_read_as_they_come():
+    contact = parse_contacts(live_body("2020-01-01-preview__list_configured"), API_2020)
+
+    assert contact.emails == ("secops@contoso.com", "cloud-team@contoso.com")
+    assert (contact.alert_notifications, contact.alert_minimal_severity) == (True, "Medium")
+    assert contact.phone is None
+
+
+def test_live_system_default_record_is_a_contact_without_an_address():
+    contact = parse_contacts(live_body("2020-01-01-preview__list_system_default"), API_2020)
+
+    assert contact.configured
+    assert contact.emails == ()
+    assert (contact.alert_notifications, contact.alert_minimal_severity) == (True, "High")
+    assert (contact.role_notifications, contact.notified_roles) == (True, ("Owner",))
+
+
+def test_live_2023_record_reads_as_the_spec_shape_does():
+    contact = parse_contacts(live_body("2023-12-01-preview__list_configured")["value"], API_2023)
+
+    assert contact.emails == ("secops@contoso.com",)
+    assert (contact.attack_path_notifications, contact.attack_path_minimal_risk) == (True, "Critical")
+    assert contact.switched_off is None

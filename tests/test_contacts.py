@@ -10,16 +10,18 @@ from shared.azure_clients import AzureClients, build_credential
 from shared.contacts import ContactReader, ContactReadError
 from shared.models import ContactState
 from tests.conftest import TenantBuilder, good_contact
+from tests.golden import live_body
 
 
 @pytest.fixture
 def read_all(settings_for):
-    """Read subscriptions one after another with one reader; returns the contacts and the reader."""
+    """Read subscriptions one after another with one reader, its api-version decided first as the checker does."""
 
     async def read(subscription_ids, app_settings):
         settings = settings_for(**app_settings)
         async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
             reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            await reader.decide_api_version()
             return [await reader.read(sub) for sub in subscription_ids], reader
 
     return lambda subscription_ids, **app_settings: asyncio.run(read(subscription_ids, app_settings))
@@ -53,7 +55,7 @@ def test_contacts_are_read_with_the_2023_api_through_the_sdk_pipeline(emulator, 
     assert f"api-version={API_2023}" in contact_requests(emulator)[0][2]
 
 
-def test_where_2023_is_not_offered_the_reader_falls_back_to_2020_once(emulator, use_tenant, read_all):
+def test_where_the_provider_does_not_list_2023_every_read_starts_on_2020(emulator, use_tenant, read_all):
     builder = TenantBuilder()
     subs = [builder.subscription(n, contact=good_contact()) for n in range(3)]
     builder.tenant.contact_api_versions = (API_2017, API_2020)
@@ -62,6 +64,20 @@ def test_where_2023_is_not_offered_the_reader_falls_back_to_2020_once(emulator, 
 
     assert {c.api_version for c in contacts} == {API_2020}
     assert all(c.alert_notifications for c in contacts)
+    assert len(contact_requests(emulator)) == 3  # no refused 2023 call at all
+    assert reader.api_versions_used == {API_2020}
+
+
+def test_where_the_provider_list_is_unreadable_the_first_refusal_switches_the_run(emulator, use_tenant, read_all):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(3)]
+    builder.tenant.contact_api_versions = (API_2017, API_2020)
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    contacts, reader = read_all(subs)
+
+    assert {c.api_version for c in contacts} == {API_2020}
     assert len(contact_requests(emulator)) == 4  # one refused 2023 call, then 2020 for each
     assert reader.api_versions_used == {API_2020}
 
@@ -121,7 +137,7 @@ def test_an_unregistered_security_provider_is_a_verdict_and_nothing_is_ever_writ
     assert [entry[3] for entry in contact_requests(emulator)] == [409]
 
 
-def test_where_2023_is_not_offered_concurrent_reads_make_one_failing_probe(emulator, use_tenant, settings_for):
+def test_where_2023_is_not_offered_concurrent_reads_make_no_failing_call(emulator, use_tenant, settings_for):
     builder = TenantBuilder()
     subs = [builder.subscription(n, contact=good_contact()) for n in range(40)]
     builder.tenant.contact_api_versions = (API_2017, API_2020)
@@ -131,14 +147,15 @@ def test_where_2023_is_not_offered_concurrent_reads_make_one_failing_probe(emula
         settings = settings_for()
         async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
             reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            await reader.decide_api_version()
             return await asyncio.gather(*(reader.read(sub) for sub in subs))
 
     contacts = asyncio.run(read_concurrently())
 
     assert {c.api_version for c in contacts} == {API_2020}
     refused = [entry for entry in contact_requests(emulator) if f"api-version={API_2023}" in entry[2]]
-    assert len(refused) == 1
-    assert len(contact_requests(emulator)) == 41
+    assert refused == []
+    assert len(contact_requests(emulator)) == 40
 
 
 def test_one_subscription_refusing_2023_falls_back_alone(emulator, use_tenant, read_all):
@@ -276,5 +293,117 @@ def test_a_refused_api_version_without_an_older_one_is_an_error_that_says_so(emu
     builder.tenant.contact_api_versions = (API_2017, API_2023)
     use_tenant(builder)
 
-    with pytest.raises(ContactReadError, match=r"api-version 2020-01-01-preview .* not offered here and has no older"):
+    with pytest.raises(
+        ContactReadError,
+        match=r"api-version 2020-01-01-preview .* not offered here, and no older one that this monitor reads is",
+    ):
         read_all(subs, CONTACTS_API_VERSION=API_2020)
+
+
+# -- the live service's shapes and refusals ----------------------------------------------------------------------------
+
+
+def test_the_live_2020_list_is_a_bare_array_and_reads_as_the_contact(emulator, use_tenant, read_all):
+    sub = one_subscription(use_tenant)
+    emulator.add_fault(
+        Fault(match="securityContacts", status=200, body=live_body("2020-01-01-preview__list_configured"))
+    )
+
+    (contact,), _ = read_all([sub], CONTACTS_API_VERSION=API_2020)
+
+    assert contact.emails == ("secops@contoso.com", "cloud-team@contoso.com")
+    assert (contact.alert_notifications, contact.alert_minimal_severity) == (True, "Medium")
+    assert contact.notified_roles == ("Owner", "ServiceAdmin")
+    assert contact.api_version == API_2020
+
+
+def test_the_emulated_2020_list_is_the_live_bare_array_in_every_fallback(emulator, use_tenant, read_all):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(2)]
+    builder.tenant.contact_api_versions = (API_2020, API_2017)
+    builder.tenant.contact_refusal = "china"
+    use_tenant(builder)
+
+    contacts, _ = read_all(subs)
+
+    assert [c.state for c in contacts] == [ContactState.CONFIGURED] * 2
+    assert [c.api_version for c in contacts] == [API_2020] * 2
+
+
+def test_the_system_default_record_reads_as_owners_and_high_alerts_without_an_address(emulator, use_tenant, read_all):
+    sub = one_subscription(use_tenant)
+    emulator.add_fault(
+        Fault(match="securityContacts", status=200, body=live_body("2020-01-01-preview__list_system_default"))
+    )
+
+    (contact,), _ = read_all([sub], CONTACTS_API_VERSION=API_2020)
+
+    assert contact.state is ContactState.CONFIGURED
+    assert (contact.emails, contact.phone) == ((), None)
+    assert (contact.alert_notifications, contact.alert_minimal_severity) == (True, "High")
+    assert (contact.role_notifications, contact.notified_roles) == (True, ("Owner",))
+
+
+def test_the_2023_list_is_read_in_either_envelope(emulator, use_tenant, read_all):
+    sub = one_subscription(use_tenant)
+    enveloped = live_body("2023-12-01-preview__list_configured")
+    emulator.add_fault(Fault(match="securityContacts", status=200, body=enveloped["value"]))
+
+    (contact,), _ = read_all([sub])
+
+    assert contact.emails == ("secops@contoso.com",)
+    assert (contact.attack_path_notifications, contact.api_version) == (True, API_2023)
+
+
+@pytest.mark.parametrize("body", [{"values": []}, "default", 42, {"value": {"properties": {}}}])
+def test_a_list_in_any_other_envelope_is_an_error_that_says_so(emulator, use_tenant, read_all, body):
+    sub = one_subscription(use_tenant)
+    emulator.add_fault(Fault(match="securityContacts", status=200, body=body))
+
+    with pytest.raises(ContactReadError, match="neither a JSON array nor an object with a 'value' array"):
+        read_all([sub])
+
+
+def test_a_404_refusal_listing_other_versions_falls_back_to_the_listed_one(emulator, use_tenant, read_all):
+    sub = one_subscription(use_tenant)
+    emulator.add_fault(
+        Fault(match=f"api-version={API_2023}", status=404, body=live_body("2023-12-01-preview__china_refusal_404"))
+    )
+
+    (contact,), reader = read_all([sub])
+
+    assert contact.api_version == API_2020
+    assert [entry[3] for entry in contact_requests(emulator)] == [404, 200]
+    assert reader.api_version == API_2023  # the provider still lists 2023: only this subscription falls back
+
+
+def test_a_404_invalid_resource_type_without_a_list_falls_back_for_that_subscription_alone(
+    emulator, use_tenant, read_all
+):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(2)]
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+    emulator.add_fault(
+        Fault(match=f"{subs[0]}.*{API_2023}", status=404, code="InvalidResourceType", message="Not here.")
+    )
+
+    contacts, reader = read_all(subs)
+
+    assert [c.api_version for c in contacts] == [API_2020, API_2023]
+    assert reader.api_version == API_2023
+
+
+def test_a_china_style_refusal_switches_the_run_when_the_provider_list_is_unreadable(emulator, use_tenant, read_all):
+    builder = TenantBuilder()
+    subs = [builder.subscription(n, contact=good_contact()) for n in range(3)]
+    builder.tenant.contact_api_versions = (API_2020, API_2017)
+    builder.tenant.contact_refusal = "china"
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    contacts, reader = read_all(subs)
+
+    assert [c.api_version for c in contacts] == [API_2020] * 3
+    assert [entry[3] for entry in contact_requests(emulator)] == [404, 200, 200, 200]
+    assert reader.api_version == API_2020

@@ -6,6 +6,7 @@ import time
 import requests
 
 from emulator.faults import Fault
+from emulator.tenant import Contact
 from tests.conftest import TENANT_ID, TenantBuilder, good_contact
 
 
@@ -95,13 +96,70 @@ def test_contacts_are_rendered_in_the_shape_of_the_requested_api_version(emulato
     path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
 
     v2017 = arm_get(emulator, path, bearer, **{"api-version": "2017-08-01-preview"}).json()["value"]
-    v2020 = arm_get(emulator, path, bearer, **{"api-version": "2020-01-01-preview"}).json()["value"]
+    v2020 = arm_get(emulator, path, bearer, **{"api-version": "2020-01-01-preview"}).json()
     v2023 = arm_get(emulator, path, bearer, **{"api-version": "2023-12-01-preview"}).json()["value"]
 
     assert [c["properties"]["email"] for c in v2017] == ["a@contoso.com", "b@contoso.com"]
     assert v2020[0]["properties"]["alertNotifications"] == {"state": "On", "minimalSeverity": "Medium"}
     assert v2023[0]["properties"]["notificationsSources"][0] == {"sourceType": "Alert", "minimalSeverity": "Medium"}
     assert v2023[0]["properties"]["isEnabled"] is True
+
+
+def test_contacts_are_real_shaped_records_and_the_2020_list_is_a_bare_array(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, contact=good_contact())
+    use_tenant(builder)
+    bearer = token(emulator)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    v2020 = arm_get(emulator, path, bearer, **{"api-version": "2020-01-01-preview"}).json()
+    v2023 = arm_get(emulator, path, bearer, **{"api-version": "2023-12-01-preview"}).json()
+
+    assert isinstance(v2020, list)
+    assert set(v2023) == {"value", "nextLink"}
+    for record in (v2020[0], v2023["value"][0]):
+        assert record["type"] == "Microsoft.Security/securityContacts"
+        assert record["location"] == "West Europe"
+        assert record["etag"].startswith('"') and record["etag"].endswith('"')
+
+
+def test_a_subscription_that_never_had_a_contact_can_list_the_system_default(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, contact=Contact.system_default())
+    use_tenant(builder)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    (record,) = arm_get(emulator, path, token(emulator), **{"api-version": "2020-01-01-preview"}).json()
+
+    assert record["properties"] == {
+        "emails": "",
+        "phone": "",
+        "alertNotifications": {"state": "On", "minimalSeverity": "High"},
+        "notificationsByRole": {"state": "On", "roles": ["Owner"]},
+    }
+
+
+def test_a_china_style_cloud_refuses_2023_with_a_404_listing_what_it_offers(emulator, use_tenant):
+    builder = TenantBuilder()
+    sub = builder.subscription(1, contact=good_contact())
+    builder.tenant.contact_api_versions = ("2020-01-01-preview", "2017-08-01-preview")
+    builder.tenant.contact_refusal = "china"
+    use_tenant(builder)
+    bearer = token(emulator)
+    path = f"/subscriptions/{sub}/providers/Microsoft.Security/securityContacts"
+
+    refused = arm_get(emulator, path, bearer, **{"api-version": "2023-12-01-preview"})
+    provider = arm_get(emulator, "/providers/Microsoft.Security", bearer, **{"api-version": "2021-04-01"}).json()
+
+    assert refused.status_code == 404
+    assert refused.json()["error"] == {
+        "code": "InvalidResourceType",
+        "message": "The resource type 'securityContacts' could not be found in the namespace 'Microsoft.Security' "
+        "for api version '2023-12-01-preview'. The supported api-versions are "
+        "'2020-01-01-preview,2017-08-01-preview'.",
+    }
+    (contacts,) = [t for t in provider["resourceTypes"] if t["resourceType"] == "securityContacts"]
+    assert contacts["apiVersions"] == ["2020-01-01-preview", "2017-08-01-preview"]
 
 
 def test_unsupported_contact_api_versions_get_arms_error(emulator, use_tenant):

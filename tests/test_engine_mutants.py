@@ -6,6 +6,7 @@ Finding messages and run errors are what people read in reports, so their wordin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from typing import Any
@@ -17,7 +18,7 @@ from emulator.tenant import API_2017, API_2020, API_2023, Tenant
 from shared.azure_clients import AzureClients, build_credential
 from shared.config import load_settings
 from shared.contact_shapes import ContactShapeError, parse_contacts
-from shared.contacts import MAX_INCONCLUSIVE_PROBES, ContactReader, ContactReadError
+from shared.contacts import MAX_INCONCLUSIVE_PROBES, PROBE_SLOTS, ContactReader, ContactReadError
 from shared.errors import RunFailed
 from shared.hierarchy import discover, subscriptions_in
 from shared.models import ContactSettings, ContactState, Subscription
@@ -658,6 +659,7 @@ def read_in_order(settings_for):
         settings = settings_for()
         async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
             reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            await reader.decide_api_version()
             results: list[ContactSettings | ContactReadError] = []
             for sub in subscription_ids:
                 try:
@@ -686,10 +688,11 @@ def test_where_neither_api_version_is_offered_the_error_says_so_and_why(emulator
     (error,), _ = read_in_order(*subs)
 
     assert isinstance(error, ContactReadError)
-    assert str(error).startswith(
-        f"neither {API_2023} nor {API_2020} of the security contacts API is offered: "
-        f"HTTP 400 NoRegisteredProviderFound: No registered resource provider found for location 'global' and "
-        f"API version '{API_2020}'"
+    assert str(error) == (
+        f"api-version {API_2023} of the security contacts API is not offered here, and no older one that this "
+        f"monitor reads is: HTTP 400 NoRegisteredProviderFound: No registered resource provider found "
+        f"for location 'global' and API version '{API_2023}' for type 'securityContacts'. The supported api-versions "
+        f"are '{API_2017}'."
     )
 
 
@@ -796,34 +799,6 @@ def test_a_refusal_that_does_not_speak_for_the_cloud_does_not_switch_the_run(
     assert [c.api_version for c in contacts] == [API_2020, API_2023, API_2023]
 
 
-@pytest.mark.parametrize("inconclusive", [MAX_INCONCLUSIVE_PROBES - 1, MAX_INCONCLUSIVE_PROBES])
-def test_other_reads_wait_for_a_conclusive_probe_only_up_to_the_limit(
-    emulator, use_tenant, read_in_order, inconclusive
-):
-    builder = TenantBuilder()
-    # The first subscriptions' probes are inconclusive: Defender is not set up there.
-    unregistered = [
-        builder.subscription(
-            number, security_provider_registered=False, contact_api_versions=(API_2017, API_2020, API_2023)
-        )
-        for number in range(inconclusive)
-    ]
-    # The rest are in a cloud without 2023-12-01-preview.
-    refusing = [builder.subscription(100 + number, contact=good_contact()) for number in range(3)]
-    builder.tenant.contact_api_versions = (API_2017, API_2020)
-    use_tenant(builder)
-
-    contacts, _ = read_in_order(*unregistered, *refusing)
-
-    assert [c.api_version for c in contacts[inconclusive:]] == [API_2020] * 3
-    if inconclusive < MAX_INCONCLUSIVE_PROBES:
-        # Still probing: the first refusal settles it for the run.
-        assert contact_calls_with(emulator, API_2023) == inconclusive + 1
-    else:
-        # Probing given up: each subscription finds out on its own.
-        assert contact_calls_with(emulator, API_2023) == inconclusive + 3
-
-
 def test_a_refused_later_page_is_an_error_even_when_it_would_read_as_a_verdict(emulator, use_tenant, read_in_order):
     builder = TenantBuilder()
     items = [{"name": f"c{n}", "properties": {"emails": f"team{n}@contoso.com", "isEnabled": True}} for n in range(3)]
@@ -842,6 +817,8 @@ def test_a_run_that_falls_back_says_so_once_in_the_log(emulator, use_tenant, rea
     builder, subs = tenant_of(2)
     builder.tenant.contact_api_versions = (API_2017, API_2020)
     use_tenant(builder)
+    # Unreadable provider list: the first refusal decides, and says so once.
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
 
     with caplog.at_level(logging.WARNING, logger="shared.contacts"):
         read_in_order(*subs)
@@ -851,6 +828,21 @@ def test_a_run_that_falls_back_says_so_once_in_the_log(emulator, use_tenant, rea
         f"security contacts api-version {API_2023} is not offered here "
         rf"\(HTTP 400 NoRegisteredProviderFound: .*\); using {API_2020} for this run",
         warning,
+    )
+
+
+def test_a_run_started_on_the_providers_choice_says_so_once_in_the_log(emulator, use_tenant, read_in_order, caplog):
+    builder, subs = tenant_of(2)
+    builder.tenant.contact_api_versions = (API_2020, API_2017)
+    use_tenant(builder)
+
+    with caplog.at_level(logging.WARNING, logger="shared.contacts"):
+        read_in_order(*subs)
+
+    (warning,) = [record.getMessage() for record in caplog.records if record.name == "shared.contacts"]
+    assert warning == (
+        f"security contacts api-version {API_2023} is not offered here (Microsoft.Security offers {API_2020}, "
+        f"{API_2017}); using {API_2020} for this run"
     )
 
 
@@ -869,3 +861,130 @@ def test_why_the_providers_api_version_list_could_not_be_read_is_kept_in_the_deb
     assert record.getMessage() == "could not read Microsoft.Security's api-versions"
     assert record.exc_info is not None
     assert "HTTP 403 AuthorizationFailed" in str(record.exc_info[1])
+
+
+# -- contacts: how many reads may try an unproven api-version at once -------------------------------------------------
+
+
+async def entered_at_once(reader: ContactReader, attempts: int = 4) -> int:
+    """How many of `attempts` concurrent turns the reader lets in before any of them ends."""
+    entered = 0
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        nonlocal entered
+        async with reader.turn():
+            entered += 1
+            await release.wait()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(attempts)]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    count = entered
+    release.set()
+    await asyncio.gather(*tasks)
+    return count
+
+
+@pytest.fixture
+def admitted(settings_for):
+    """Read the given subscriptions in turn (without a provider list), then count the turns let in at once."""
+
+    async def run(subscription_ids, decide, app_settings):
+        settings = settings_for(**app_settings)
+        async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
+            reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            if decide:
+                await reader.decide_api_version()
+            for sub in subscription_ids:
+                with contextlib.suppress(ContactReadError):
+                    await reader.read(sub)
+            return await entered_at_once(reader)
+
+    return lambda *subs, decide=False, **app_settings: asyncio.run(run(subs, decide, app_settings))
+
+
+def test_an_unproven_api_version_is_tried_by_two_reads_at_a_time(emulator, use_tenant, admitted):
+    use_tenant(TenantBuilder())
+
+    assert admitted() == PROBE_SLOTS == 2
+
+
+def test_the_providers_list_lets_every_read_go_ahead(emulator, use_tenant, admitted):
+    use_tenant(TenantBuilder())
+
+    assert admitted(decide=True) == 4
+
+
+def test_an_api_version_with_nothing_to_fall_back_to_needs_no_probing(emulator, use_tenant, admitted):
+    use_tenant(TenantBuilder())
+
+    assert admitted(CONTACTS_API_VERSION=API_2020) == 4
+
+
+def test_one_read_answered_in_the_version_lets_every_read_go_ahead(emulator, use_tenant, admitted):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    assert admitted(*subs) == 4
+
+
+def test_a_refusal_that_switches_the_run_lets_every_read_go_ahead(emulator, use_tenant, admitted):
+    builder, subs = tenant_of(1)
+    builder.tenant.contact_api_versions = (API_2020, API_2017)
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+
+    assert admitted(*subs) == 4
+
+
+@pytest.mark.parametrize("inconclusive", [MAX_INCONCLUSIVE_PROBES - 1, MAX_INCONCLUSIVE_PROBES])
+def test_probing_stops_after_a_few_inconclusive_answers(emulator, use_tenant, admitted, inconclusive):
+    builder = TenantBuilder()
+    # Defender not set up, access denied, and a refusal that speaks only for one subscription: none proves anything.
+    kinds = [
+        {"security_provider_registered": False},
+        {"deny_contacts": True},
+        {"contact_api_versions": (API_2017, API_2020, API_2023)},
+    ]
+    subs = [builder.subscription(n, contact=good_contact(), **kinds[n]) for n in range(inconclusive)]
+    use_tenant(builder)
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=403, times=None))
+    if inconclusive == MAX_INCONCLUSIVE_PROBES:
+        emulator.add_fault(Fault(match=f"{subs[2]}.*{API_2023}", status=400, code="InvalidResourceType", message="No."))
+
+    assert admitted(*subs) == (PROBE_SLOTS if inconclusive < MAX_INCONCLUSIVE_PROBES else 4)
+
+
+def test_a_hanging_probe_gives_its_slot_back_after_the_patience(emulator, use_tenant, settings_for, monkeypatch):
+    monkeypatch.setattr("shared.contacts.PROBE_PATIENCE_SECONDS", 0.05)
+    use_tenant(TenantBuilder())
+
+    async def run():
+        settings = settings_for()
+        async with build_credential(settings) as credential, AzureClients.create(settings, credential) as clients:
+            reader = ContactReader(clients.security, settings.arm_endpoint, settings.contacts_api_version)
+            hung = asyncio.Event()
+
+            async def hang() -> None:
+                async with reader.turn():
+                    await hung.wait()
+
+            holders = [asyncio.create_task(hang()) for _ in range(PROBE_SLOTS)]
+            await asyncio.sleep(0)
+            async with asyncio.timeout(10):
+                async with reader.turn():
+                    pass  # let in once a hanging slot's patience ran out
+            hung.set()
+            await asyncio.gather(*holders)
+
+    asyncio.run(run())
+
+
+def test_a_provider_list_without_versions_for_contacts_counts_as_unreadable(emulator, use_tenant, admitted):
+    use_tenant(TenantBuilder())
+    listing = {"resourceTypes": [{"resourceType": "securityContacts", "apiVersions": []}]}
+    emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=200, body=listing, times=None))
+
+    assert admitted(decide=True) == PROBE_SLOTS

@@ -82,6 +82,20 @@ def test_the_page_shows_the_counts_and_a_verdict():
     assert "<title>Security contacts: 1 fail, 1 error, 1 pass, 1 skipped</title>" in page
 
 
+def test_the_scope_is_named_by_its_display_name_and_by_its_id_where_the_walk_gave_none():
+    named = Report(
+        ("11111111-2222-3333-4444-555555555555", "corp"),
+        (result("corp-hr", Status.PASS),),
+        "2026-11-26T07:00:00+00:00",
+        scope_names=("Tenant Root Group", ""),
+    )
+
+    page = report_to_html(named)
+
+    assert "Scope: Tenant Root Group, corp" in page
+    assert "11111111-2222-3333-4444-555555555555" not in page
+
+
 def test_a_clean_report_says_everything_passes():
     report = Report(("corp",), (result("corp-hr", Status.PASS),), "2026-11-26T07:00:00+00:00")
 

@@ -44,6 +44,26 @@ def test_effective_values_and_sources_are_shown(monkeypatch, capsys):
     assert values["REQUIRE_ATTACK_PATH_NOTIFICATIONS"][1] == "false"
 
 
+def test_every_setting_the_code_reads_has_an_effective_value_of_its_own(monkeypatch, capsys):
+    for name in APP_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+    _, document = listed(capsys)
+
+    assert [entry["name"] for entry in document["settings"] if entry["value"] == "(default)"] == []
+    values = {entry["name"]: entry["value"] for entry in document["settings"]}
+    assert values["REPORT_URL"] == "none"
+
+
+def test_the_report_url_is_shown_by_its_host_only(monkeypatch, capsys):
+    monkeypatch.setenv("REPORT_URL", "https://contoso.sharepoint.com/sites/security/contacts-report.aspx")
+
+    _, document = listed(capsys)
+
+    values = {entry["name"]: entry["value"] for entry in document["settings"]}
+    assert values["REPORT_URL"] == "https://contoso.sharepoint.com/… (path not shown)"
+
+
 def test_secrets_are_shown_as_set_or_unset_only(monkeypatch, capsys):
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", SECRET)
     monkeypatch.setenv("STATE_CONNECTION_STRING", "AccountName=x;AccountKey=SECRETKEY")
