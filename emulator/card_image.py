@@ -16,7 +16,8 @@ from typing import Any
 
 BUNDLE = Path(__file__).resolve().parent.parent / "node_modules" / "adaptivecards" / "dist" / "adaptivecards.min.js"
 # Without the background-networking flags Chromium keeps dialling Google's hosts on a closed network.
-_FLAGS = (
+# The tests launch Chromium with the same flags (tests/chromium.py).
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -25,9 +26,8 @@ _FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--allow-file-access-from-files",
-    "--hide-scrollbars",
 )
+_FLAGS = (*HEADLESS_FLAGS, "--allow-file-access-from-files", "--hide-scrollbars")
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="stylesheet" href="{css}">
 <style>body {{ font-family: 'Segoe UI', 'DejaVu Sans', sans-serif; background: #f5f5f5; margin: 16px; }}

@@ -9,18 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from emulator.card_image import HEADLESS_FLAGS
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this network refuses.
-_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 
 
 def chromium() -> str:
@@ -39,7 +30,7 @@ def render_page(
         return subprocess.run(  # noqa: S603 - a fixed local binary and our own file
             [
                 chromium(),
-                *_FLAGS,
+                *HEADLESS_FLAGS,
                 f"--user-data-dir={profile}",
                 *extra_flags,
                 "--dump-dom",

@@ -21,48 +21,22 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from emulator.faults import Fault
-from emulator.webhooks import Reply, WebhookReceivers
+from emulator.webhooks import Reply
 from shared.alerts.store import StateUnavailable
 from shared.config import load_settings
 from shared.errors import ConfigError, RunFailed
 from shared.monitor import DeliveryFailed
-from shared.notify.settings import MAX_MESSAGES_LIMIT, NOTIFY_SETTINGS
+from shared.notify.settings import MAX_MESSAGES_LIMIT
 from shared.run_budget import FUNCTION_TIMEOUT_SECONDS, run_budget_seconds
 from tests.conftest import TenantBuilder, good_contact, subscription_id
 
-pytest_plugins = ("tests.azurite",)
+pytest_plugins = ("tests.azurite", "tests.app_fixtures")
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEDULE = "0 0 7 * * *"
 CHANNELS = ("teams", "slack")
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def receivers(emulator_server):
-    # One CA for ARM and the webhooks: REQUESTS_CA_BUNDLE (set by the emulator fixture) trusts both.
-    with WebhookReceivers(certificates=emulator_server.certificates) as hooks:
-        yield hooks
-
-
-@pytest.fixture
-def hooks(receivers):
-    receivers.reset()
-    yield receivers
-    receivers.reset()
-
-
-@pytest.fixture
-def app_settings(emulator, hooks, state_environment, monkeypatch):
-    """The app's environment: emulated ARM and identity, Azurite state, both chat channels."""
-    for name in NOTIFY_SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-    settings = {**hooks.environment(), **state_environment, "CHECK_SCHEDULE": SCHEDULE}
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    return settings
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
-from emulator.webhooks import WebhookReceivers
 from shared.arm_errors import is_unregistered_provider
 from shared.azure_clients import build_credential
 from shared.checker import run_check
@@ -18,35 +17,10 @@ from shared.config import is_management_group_id, load_settings
 from shared.errors import ConfigError
 from shared.http_check import handle_check
 from shared.models import Status
-from shared.notify.settings import NOTIFY_SETTINGS
 from tests.conftest import TenantBuilder, good_contact, subscription_id
 from tests.test_function_app import call_http, posted, run_timer
 
-pytest_plugins = ("tests.azurite",)
-
-
-@pytest.fixture(scope="module")
-def receivers(emulator_server):
-    with WebhookReceivers(certificates=emulator_server.certificates) as hooks:
-        yield hooks
-
-
-@pytest.fixture
-def hooks(receivers):
-    receivers.reset()
-    yield receivers
-    receivers.reset()
-
-
-@pytest.fixture
-def app_settings(emulator, hooks, state_environment, monkeypatch):
-    """The app's environment: emulated ARM and identity, Azurite state, both chat channels."""
-    for name in NOTIFY_SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-    settings = {**hooks.environment(), **state_environment}
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    return settings
+pytest_plugins = ("tests.azurite", "tests.app_fixtures")
 
 
 DOT_SEGMENTS = (".", "..")
