@@ -226,7 +226,9 @@ def test_the_wrong_group_error_is_one_line_with_single_full_stops(tenant_with, c
     assert main(["check", "--management-group", "no-such-group"]) == 2
     line = one_line_error(capsys.readouterr().err)
     assert ".." not in line
-    assert line.endswith("Check the id and that the identity has Security Reader (or another reader role) on it.")
+    assert line.endswith(
+        "Check the id and that the identity has Defender Contact Monitor Reader (or Security Reader) on it."
+    )
 
 
 def test_a_report_that_cannot_be_written_exits_2_and_leaves_no_partial_file(tenant_with, capsys, tmp_path):

@@ -643,8 +643,8 @@ def test_no_visible_management_group_fails_the_run_with_advice(emulator, use_ten
         discover_with()
 
     assert str(raised.value) == (
-        "no management groups are visible to this identity; grant it Security Reader on the tenant root "
-        "group or set MANAGEMENT_GROUP_IDS to the groups it can read"
+        "no management groups are visible to this identity; grant it Defender Contact Monitor Reader "
+        "(or Security Reader) on the tenant root group or set MANAGEMENT_GROUP_IDS to the groups it can read"
     )
 
 
