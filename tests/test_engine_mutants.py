@@ -16,12 +16,13 @@ import pytest
 from emulator.faults import Fault
 from emulator.tenant import API_2017, API_2020, API_2023, Tenant
 from shared.azure_clients import AzureClients, build_credential
+from shared.checker import check_subscription, exit_code, exit_reason
 from shared.config import load_settings
 from shared.contact_shapes import ContactShapeError, parse_contacts
 from shared.contacts import MAX_INCONCLUSIVE_PROBES, PROBE_SLOTS, ContactReader, ContactReadError
 from shared.errors import RunFailed
 from shared.hierarchy import discover, subscriptions_in
-from shared.models import ContactSettings, ContactState, Subscription
+from shared.models import ContactSettings, ContactState, Report, Status, Subscription, SubscriptionResult
 from shared.rules import evaluate
 from tests.conftest import TENANT_ID, TenantBuilder, good_contact, subscription_id
 from tests.test_rules import contact
@@ -988,3 +989,83 @@ def test_a_provider_list_without_versions_for_contacts_counts_as_unreadable(emul
     emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=200, body=listing, times=None))
 
     assert admitted(decide=True) == PROBE_SLOTS
+
+
+# -- checker: one subscription's result, and what the run's exit says ------------------------------------------------
+
+
+class _ReaderAnswering:
+    """Stands in for ContactReader where only its answer matters: check_subscription takes any reader."""
+
+    def __init__(self, answer: ContactSettings | Exception) -> None:
+        self.answer = answer
+
+    async def read(self, subscription_id: str) -> ContactSettings:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+ONE = Subscription(subscription_id(1), "corp-one", ("Root", "Corp"), "Enabled")
+
+
+def checked_with(answer: ContactSettings | Exception) -> SubscriptionResult:
+    return asyncio.run(check_subscription(ONE, _ReaderAnswering(answer), load_settings({})))  # type: ignore[arg-type]
+
+
+def test_a_contact_that_cannot_be_read_is_an_error_that_says_why():
+    result = checked_with(ContactReadError("HTTP 403 AuthorizationFailed: Denied."))
+
+    assert (result.status, result.findings, result.api_version) == (Status.ERROR, (), None)
+    assert result.reason == "could not read security contacts: HTTP 403 AuthorizationFailed: Denied."
+
+
+def test_a_surprise_in_one_subscription_is_its_error_with_the_type_and_a_clean_message(caplog):
+    with caplog.at_level(logging.ERROR, logger="shared.checker"):
+        result = checked_with(RuntimeError("the\nanswer   broke"))
+
+    assert result.status is Status.ERROR
+    assert result.reason == "unexpected error: RuntimeError: the answer broke"
+    (record,) = [r for r in caplog.records if r.name == "shared.checker"]
+    assert record.getMessage() == f"unexpected failure checking {subscription_id(1)}"
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+
+
+def test_a_checked_subscription_carries_the_api_version_that_decided_it():
+    passing = checked_with(contact(api_version=API_2020))
+    failing = checked_with(ContactSettings.not_configured(API_2017))
+
+    assert (passing.status, passing.findings, passing.reason, passing.api_version) == (
+        Status.PASS,
+        (),
+        None,
+        API_2020,
+    )
+    assert (failing.status, [f.rule for f in failing.findings], failing.api_version) == (
+        Status.FAIL,
+        ["contact-email"],
+        API_2017,
+    )
+
+
+def report_of(*statuses: Status) -> Report:
+    results = tuple(
+        SubscriptionResult(Subscription(subscription_id(n), f"sub-{n}", ()), status, reason="why")
+        for n, status in enumerate(statuses)
+    )
+    return Report(("root",), results, "2026-11-30T07:00:00+00:00")
+
+
+@pytest.mark.parametrize(
+    ("statuses", "code", "reason"),
+    [
+        ((Status.PASS, Status.SKIPPED), 0, None),
+        ((Status.PASS, Status.FAIL), 1, None),
+        ((Status.FAIL, Status.ERROR, Status.ERROR), 2, "2 subscription(s) could not be checked"),
+        ((Status.SKIPPED, Status.SKIPPED), 2, "no subscription was checked: all 2 were skipped or excluded"),
+    ],
+)
+def test_the_exit_code_and_its_reason(statuses, code, reason):
+    report = report_of(*statuses)
+
+    assert (exit_code(report), exit_reason(report)) == (code, reason)
