@@ -389,6 +389,14 @@ def test_a_tree_without_a_name_is_named_by_the_scope_id():
     assert subscription.management_group_path == ("scope-id",)
 
 
+def test_a_display_name_that_is_not_text_is_not_a_group_name():
+    tree = {"name": "mg-top", "properties": {"displayName": 42, "children": [{"type": "/subscriptions", "name": "a"}]}}
+
+    (subscription,) = subscriptions_in(tree, "scope-id")
+
+    assert subscription.management_group_path == ("mg-top",)
+
+
 def test_a_subscription_child_is_known_by_its_name_or_else_the_last_segment_of_its_id():
     tree = {
         "name": "mg",
@@ -425,6 +433,33 @@ def discover_with(settings_for):
             return await discover(clients.groups, group_ids, settings.arm_endpoint, include_delegated)
 
     return lambda *group_ids, include_delegated=False: asyncio.run(walk(group_ids, include_delegated))
+
+
+# ARM's reason ends in exactly one mark of its own before the advice, however its message ended.
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("No access.", "HTTP 403 AuthorizationFailed: No access."),
+        ("No access", "HTTP 403 AuthorizationFailed: No access."),
+        ("No access!", "HTTP 403 AuthorizationFailed: No access!"),
+        ("Who are you?", "HTTP 403 AuthorizationFailed: Who are you?"),
+    ],
+)
+def test_an_unreadable_scope_group_says_why_in_one_sentence_then_what_to_grant(
+    emulator, use_tenant, discover_with, message, reason
+):
+    use_tenant(TenantBuilder())
+    emulator.add_fault(
+        Fault(match="managementGroups/corp\\?", status=403, code="AuthorizationFailed", message=message, times=None)
+    )
+
+    with pytest.raises(RunFailed) as raised:
+        discover_with("corp")
+
+    assert str(raised.value) == (
+        f"could not read management group 'corp': {reason} Check the id and that the identity has "
+        "Defender Contact Monitor Reader (or Security Reader) on it."
+    )
 
 
 class TenantWithOddEntries(Tenant):
@@ -798,6 +833,98 @@ def test_a_refusal_that_does_not_speak_for_the_cloud_does_not_switch_the_run(
     contacts, _ = read_in_order(*subs)
 
     assert [c.api_version for c in contacts] == [API_2020, API_2023, API_2023]
+
+
+UNREADABLE_PROVIDER_LIST = Fault(match="providers/Microsoft.Security\\?", status=403, times=None)
+
+
+def test_a_refusal_that_lists_nothing_this_monitor_reads_ends_the_read_without_trying_the_default_fallback(
+    emulator, use_tenant, read_in_order
+):
+    builder, subs = tenant_of(1)
+    builder.tenant.contact_api_versions = (API_2017,)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error).startswith(
+        f"api-version {API_2023} of the security contacts API is not offered here, and no older"
+    )
+    assert contact_calls_with(emulator, API_2020) == 0
+
+
+def test_where_the_fallback_is_refused_too_the_error_names_both(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    for version in (API_2023, API_2020):
+        emulator.add_fault(
+            Fault(
+                match=f"securityContacts.*{version}",
+                status=400,
+                code="NoRegisteredProviderFound",
+                message=f"No registered resource provider found for API version '{version}'.",
+            )
+        )
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error) == (
+        f"neither {API_2023} nor {API_2020} of the security contacts API is offered: HTTP 400 "
+        f"NoRegisteredProviderFound: No registered resource provider found for API version '{API_2020}'."
+    )
+
+
+def test_a_400_listing_other_api_versions_is_a_refusal_whatever_its_code(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    emulator.add_fault(
+        Fault(
+            match=f"securityContacts.*{API_2023}",
+            status=400,
+            code="BadRequest",
+            message=f"The supported api-versions are '{API_2020}'.",
+        )
+    )
+
+    (contact_settings,), _ = read_in_order(*subs)
+
+    assert contact_settings.api_version == API_2020
+
+
+def test_a_400_with_another_code_and_no_list_is_an_error_not_a_refusal(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    emulator.add_fault(Fault(match="securityContacts", status=400, code="BadRequest", message="Malformed filter."))
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error) == "HTTP 400 BadRequest: Malformed filter."
+    assert contact_calls_with(emulator, API_2020) == 0
+
+
+def test_a_cloud_wide_refusal_without_a_list_moves_the_whole_run_to_the_fallback(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(3)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    emulator.add_fault(
+        Fault(
+            match=f"securityContacts.*{API_2023}",
+            status=400,
+            code="NoRegisteredProviderFound",
+            message=f"No registered resource provider found for API version '{API_2023}'.",
+            times=None,
+        )
+    )
+
+    contacts, reader = read_in_order(*subs)
+
+    assert [c.api_version for c in contacts] == [API_2020] * 3
+    assert contact_calls_with(emulator, API_2023) == 1
+    assert reader.api_version == API_2020
 
 
 def test_a_refused_later_page_is_an_error_even_when_it_would_read_as_a_verdict(emulator, use_tenant, read_in_order):
