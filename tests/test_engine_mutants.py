@@ -601,6 +601,15 @@ def test_a_scope_group_that_is_not_an_object_fails_the_run(emulator, use_tenant,
     assert str(raised.value) == "management group 'contoso' came back in an unexpected shape (not an object)"
 
 
+def test_a_scope_group_answered_without_a_name_is_named_by_the_requested_id(emulator, use_tenant, discover_with):
+    builder = tenant_with_odd_entries()
+    builder.tenant.add_group("contoso", "Contoso")
+    builder.tenant.group_bodies["contoso"] = {"properties": {"children": []}}
+    use_tenant(builder)
+
+    assert discover_with("contoso").scope_names == ("contoso",)
+
+
 def test_every_delegated_subscription_is_counted(emulator, use_tenant, discover_with):
     builder = TenantBuilder()
     for number in (1, 2):
