@@ -1152,7 +1152,7 @@ def checked_with(answer: ContactSettings | Exception) -> SubscriptionResult:
 def test_a_contact_that_cannot_be_read_is_an_error_that_says_why():
     result = checked_with(ContactReadError("HTTP 403 AuthorizationFailed: Denied."))
 
-    assert (result.status, result.findings, result.api_version) == (Status.ERROR, (), None)
+    assert (result.subscription, result.status, result.findings, result.api_version) == (ONE, Status.ERROR, (), None)
     assert result.reason == "could not read security contacts: HTTP 403 AuthorizationFailed: Denied."
 
 
@@ -1160,7 +1160,7 @@ def test_a_surprise_in_one_subscription_is_its_error_with_the_type_and_a_clean_m
     with caplog.at_level(logging.ERROR, logger="shared.checker"):
         result = checked_with(RuntimeError("the\nanswer   broke"))
 
-    assert result.status is Status.ERROR
+    assert (result.subscription, result.status) == (ONE, Status.ERROR)
     assert result.reason == "unexpected error: RuntimeError: the answer broke"
     (record,) = [r for r in caplog.records if r.name == "shared.checker"]
     assert record.getMessage() == f"unexpected failure checking {subscription_id(1)}"
