@@ -90,7 +90,7 @@ class EmulatedSubscription:
     contact: Contact | None = None
     # Verbatim `value` arrays per api-version, for shapes the Contact model cannot express.
     raw_contacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # The caller has no Security Reader here: contact reads answer 403.
+    # The caller has no reader role here: contact reads answer 403.
     deny_contacts: bool = False
     # Missing from GET /subscriptions, as when the caller has no role on it.
     unlisted: bool = False

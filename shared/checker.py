@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
 
+from .access import TENANT_ROOT, needs_role
 from .arm_errors import clean_message
 from .arm_paging import ArmReader
 from .azure_clients import AzureClients
@@ -76,7 +77,7 @@ async def run_check(
             # An empty report would read as "all clear"; it almost always means a wrong scope or missing role.
             raise RunFailed(
                 f"no subscriptions found under {', '.join(discovery.scope)}; check the scope and that the "
-                "identity has Security Reader there"
+                f"identity has {needs_role('it' if len(discovery.scope) == 1 else 'each of them')}"
             )
         planned, results = plan(discovery, settings)
         log.info(
@@ -192,7 +193,7 @@ def plan(discovery: Discovery, settings: Settings) -> tuple[list[Subscription], 
                     subscription,
                     Status.ERROR,
                     reason="not found in the management-group tree: the identity can list this subscription but "
-                    "cannot see where it sits; grant it Security Reader on the tenant root group",
+                    f"cannot see where it sits; grant it {needs_role(TENANT_ROOT)}",
                 )
             )
         else:

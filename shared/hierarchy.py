@@ -23,6 +23,7 @@ from urllib.parse import quote
 from azure.mgmt.managementgroups.aio import ManagementGroupsMgmtClient
 
 from . import api_versions
+from .access import TENANT_ROOT, needs_role
 from .arm_errors import describe_response
 from .arm_paging import ArmCallError, ArmReader
 from .errors import RunFailed
@@ -35,7 +36,7 @@ MAX_SUBSCRIPTION_LIST_PAGES = 1_000
 MAX_TENANT_PAGES = 100
 # The first path element of a delegated subscription, so reports and messages group them apart.
 DELEGATED_GROUP = "Delegated"
-_SCOPE_ADVICE = "Check the id and that the identity has Security Reader (or another reader role) on it."
+_SCOPE_ADVICE = f"Check the id and that the identity has {needs_role('it')}."
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,8 @@ async def find_root_group_id(reader: ArmReader) -> str:
     except ArmCallError as error:
         raise RunFailed(f"could not list management groups to find the tenant root: {error}") from error
     raise RunFailed(
-        "no management groups are visible to this identity; grant it Security Reader on the tenant root "
-        "group or set MANAGEMENT_GROUP_IDS to the groups it can read"
+        f"no management groups are visible to this identity; grant it {needs_role(TENANT_ROOT)} "
+        "or set MANAGEMENT_GROUP_IDS to the groups it can read"
     )
 
 

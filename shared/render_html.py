@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from html import escape
 
+from .access import READER_ROLE
 from .clouds import CLOUDS
 from .display_text import one_line
 from .models import Finding, Report, Status, SubscriptionResult
@@ -96,8 +97,7 @@ _ATTENTION = (
     (
         Status.ERROR,
         "Could not be checked",
-        "The contact could not be read; most often the monitor's identity lacks its reader role there "
-        "(Defender Contact Monitor Reader or Security Reader).",
+        f"The contact could not be read; most often the monitor's identity lacks {READER_ROLE} there.",
     ),
 )
 _FOLDED = (

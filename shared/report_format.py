@@ -31,6 +31,9 @@ _ID_WIDTH = 36
 _MIN_NAME = 12
 _MIN_GROUP = 10
 _INDENT = " " * (_STATUS_WIDTH + len(_GAP))
+_PATH_SEPARATOR = " / "
+# How a group path cut at its start begins: "… / Corp".
+_CUT = "…" + _PATH_SEPARATOR
 
 
 def to_json(report: Report) -> str:
@@ -155,6 +158,7 @@ class _Row:
     name: str
     subscription_id: str
     group_path: str
+    groups: tuple[str, ...]
     details: tuple[str, ...]
 
     @classmethod
@@ -164,11 +168,13 @@ class _Row:
             details = tuple(f"{finding.rule}: {one_line(finding.message)}" for finding in result.findings)
         else:
             details = (one_line(result.reason),) if result.reason else ()
+        groups = tuple(one_line(group) for group in sub.management_group_path)
         return cls(
             status=result.status,
             name=one_line(sub.display_name) or "?",
             subscription_id=one_line(sub.subscription_id),
-            group_path=" / ".join(one_line(group) for group in sub.management_group_path),
+            group_path=_PATH_SEPARATOR.join(groups),
+            groups=groups,
             details=details,
         )
 
@@ -179,6 +185,8 @@ class _Layout:
     name_width: int
     # 0: no group column (too narrow); the path goes on a detail line instead.
     group_width: int
+    # Whether a cut path starts "… / ": only when every cut path in the column can, so the column reads alike.
+    marked_cuts: bool = True
 
     @classmethod
     def fit(cls, rows: list[_Row], width: int) -> _Layout:
@@ -191,7 +199,10 @@ class _Layout:
         group_width = min(natural_group, room - name_width - len(_GAP))
         if group_width < _MIN_GROUP:
             return cls(width, min(natural_name, room), 0)
-        return cls(width, name_width, group_width)
+        marked_cuts = all(
+            _cells(_CUT + row.groups[-1]) <= group_width for row in rows if _cells(row.group_path) > group_width
+        )
+        return cls(width, name_width, group_width, marked_cuts)
 
     def header(self) -> str:
         cells = ["STATUS".ljust(_STATUS_WIDTH), _pad("SUBSCRIPTION", self.name_width), "ID".ljust(_ID_WIDTH)]
@@ -203,7 +214,7 @@ class _Layout:
         name = _fit_right(row.name, self.name_width)
         cells = [row.status.value.upper().ljust(_STATUS_WIDTH), _pad(name, self.name_width)]
         if self.group_width:
-            cells += [_pad(row.subscription_id, _ID_WIDTH), _fit_left(row.group_path, self.group_width)]
+            cells += [_pad(row.subscription_id, _ID_WIDTH), _fit_path(row.groups, self.group_width, self.marked_cuts)]
         else:
             cells.append(row.subscription_id)
         lines = [_GAP.join(cells).rstrip()]
@@ -260,16 +271,18 @@ def _fit_right(text: str, width: int) -> str:
     return kept + "…"
 
 
-def _fit_left(text: str, width: int) -> str:
-    """`text` cut at the start (a group path keeps its most specific end), with an ellipsis when cut."""
-    if _cells(text) <= width:
-        return text
-    kept = ""
-    for ch in reversed(text):
-        if _cells(ch + kept) > width - 1:
-            break
-        kept = ch + kept
-    # Cut at a group boundary where there is one: "… / Corp" rather than "…es / Corp".
-    if " / " in kept:
-        kept = " / " + kept.split(" / ", 1)[1]
-    return "…" + kept
+def _fit_path(groups: tuple[str, ...], width: int, marked: bool = True) -> str:
+    """A group path in `width` cells: cut at the start, only ever between whole group names.
+
+    The innermost groups are what a reader needs, so a cut path is "… / Landing Zones / Corp" or
+    "… / Corp"; unmarked (some "… / <innermost>" in the column does not fit), the innermost name alone,
+    clipped at its end where even that is too wide.
+    """
+    path = _PATH_SEPARATOR.join(groups)
+    if _cells(path) <= width:
+        return path
+    for start in range(1, len(groups) if marked else 0):
+        cut = _CUT + _PATH_SEPARATOR.join(groups[start:])
+        if _cells(cut) <= width:
+            return cut
+    return _fit_right(groups[-1], width)

@@ -132,8 +132,24 @@ def test_a_scope_group_limits_the_run_to_its_subtree(emulator, use_tenant, check
 def test_an_empty_scope_fails_the_run_instead_of_reporting_all_clear(emulator, use_tenant, check):
     use_tenant(TenantBuilder())
 
-    with pytest.raises(RunFailed, match="no subscriptions found"):
+    with pytest.raises(RunFailed) as raised:
         check()
+
+    assert str(raised.value).endswith(
+        "; check the scope and that the identity has Defender Contact Monitor Reader (or Security Reader) on it"
+    )
+
+
+def test_an_empty_scope_of_several_groups_asks_for_the_role_on_each(emulator, use_tenant, check):
+    use_tenant(TenantBuilder())
+
+    with pytest.raises(RunFailed) as raised:
+        check(MANAGEMENT_GROUP_IDS="platform,corp")
+
+    assert str(raised.value) == (
+        "no subscriptions found under platform, corp; check the scope and that the identity has "
+        "Defender Contact Monitor Reader (or Security Reader) on each of them"
+    )
 
 
 def test_checks_share_a_bounded_pool_of_connections_and_one_token(emulator, use_tenant, check):
@@ -233,7 +249,10 @@ def test_a_listed_subscription_outside_the_tree_is_an_error_not_left_out(emulato
 
     missing = next(r for r in report.results if r.subscription.subscription_id == subscription_id(7))
     assert missing.status is Status.ERROR
-    assert missing.reason.startswith("not found in the management-group tree")
+    assert missing.reason == (
+        "not found in the management-group tree: the identity can list this subscription but cannot see where "
+        "it sits; grant it Defender Contact Monitor Reader (or Security Reader) on the tenant root group"
+    )
     assert exit_code(report) == 2
 
 

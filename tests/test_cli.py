@@ -103,6 +103,34 @@ def test_demo_runs_a_real_check_against_the_sample_tenant():
     assert "`check` would exit with 2" in finished.stderr
 
 
+def test_every_line_the_demo_prints_fits_an_80_column_terminal():
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+    for name in ("REQUESTS_CA_BUNDLE", "TEAMS_WEBHOOK_URL", "SLACK_WEBHOOK_URL", "NOTIFY_ALLOWED_HOSTS"):
+        environment.pop(name, None)
+    environment["COLUMNS"] = "80"
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "shared", "demo"],
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=180,
+        check=False,
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    printed = (finished.stdout + finished.stderr).splitlines()
+    # Characters, not bytes: "…" and "─" are one column each but three bytes.
+    too_wide = [line for line in printed if len(line) > 80]
+    assert too_wide == []
+    assert any(line.startswith("What `fix --email secops@contoso.com` would change") for line in printed)
+    # The group column, too narrow for "… / Platform", shows every row's innermost group alike.
+    assert any(line.startswith("FAIL     management-prod") and line.endswith("  Platform") for line in printed)
+    assert any(line.startswith("FAIL     corp-finance") and line.endswith("  Corp") for line in printed)
+
+
 def one_line_error(captured: str) -> str:
     assert "Traceback" not in captured
     errors = [line for line in captured.splitlines() if line.startswith("error: ")]
@@ -226,7 +254,9 @@ def test_the_wrong_group_error_is_one_line_with_single_full_stops(tenant_with, c
     assert main(["check", "--management-group", "no-such-group"]) == 2
     line = one_line_error(capsys.readouterr().err)
     assert ".." not in line
-    assert line.endswith("Check the id and that the identity has Security Reader (or another reader role) on it.")
+    assert line.endswith(
+        "Check the id and that the identity has Defender Contact Monitor Reader (or Security Reader) on it."
+    )
 
 
 def test_a_report_that_cannot_be_written_exits_2_and_leaves_no_partial_file(tenant_with, capsys, tmp_path):

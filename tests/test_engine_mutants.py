@@ -16,12 +16,13 @@ import pytest
 from emulator.faults import Fault
 from emulator.tenant import API_2017, API_2020, API_2023, Tenant
 from shared.azure_clients import AzureClients, build_credential
+from shared.checker import check_subscription, exit_code, exit_reason
 from shared.config import load_settings
 from shared.contact_shapes import ContactShapeError, parse_contacts
 from shared.contacts import MAX_INCONCLUSIVE_PROBES, PROBE_SLOTS, ContactReader, ContactReadError
 from shared.errors import RunFailed
 from shared.hierarchy import discover, subscriptions_in
-from shared.models import ContactSettings, ContactState, Subscription
+from shared.models import ContactSettings, ContactState, Report, Status, Subscription, SubscriptionResult
 from shared.rules import evaluate
 from tests.conftest import TENANT_ID, TenantBuilder, good_contact, subscription_id
 from tests.test_rules import contact
@@ -388,6 +389,14 @@ def test_a_tree_without_a_name_is_named_by_the_scope_id():
     assert subscription.management_group_path == ("scope-id",)
 
 
+def test_a_display_name_that_is_not_text_is_not_a_group_name():
+    tree = {"name": "mg-top", "properties": {"displayName": 42, "children": [{"type": "/subscriptions", "name": "a"}]}}
+
+    (subscription,) = subscriptions_in(tree, "scope-id")
+
+    assert subscription.management_group_path == ("mg-top",)
+
+
 def test_a_subscription_child_is_known_by_its_name_or_else_the_last_segment_of_its_id():
     tree = {
         "name": "mg",
@@ -424,6 +433,33 @@ def discover_with(settings_for):
             return await discover(clients.groups, group_ids, settings.arm_endpoint, include_delegated)
 
     return lambda *group_ids, include_delegated=False: asyncio.run(walk(group_ids, include_delegated))
+
+
+# ARM's reason ends in exactly one mark of its own before the advice, however its message ended.
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("No access.", "HTTP 403 AuthorizationFailed: No access."),
+        ("No access", "HTTP 403 AuthorizationFailed: No access."),
+        ("No access!", "HTTP 403 AuthorizationFailed: No access!"),
+        ("Who are you?", "HTTP 403 AuthorizationFailed: Who are you?"),
+    ],
+)
+def test_an_unreadable_scope_group_says_why_in_one_sentence_then_what_to_grant(
+    emulator, use_tenant, discover_with, message, reason
+):
+    use_tenant(TenantBuilder())
+    emulator.add_fault(
+        Fault(match="managementGroups/corp\\?", status=403, code="AuthorizationFailed", message=message, times=None)
+    )
+
+    with pytest.raises(RunFailed) as raised:
+        discover_with("corp")
+
+    assert str(raised.value) == (
+        f"could not read management group 'corp': {reason} Check the id and that the identity has "
+        "Defender Contact Monitor Reader (or Security Reader) on it."
+    )
 
 
 class TenantWithOddEntries(Tenant):
@@ -565,6 +601,15 @@ def test_a_scope_group_that_is_not_an_object_fails_the_run(emulator, use_tenant,
     assert str(raised.value) == "management group 'contoso' came back in an unexpected shape (not an object)"
 
 
+def test_a_scope_group_answered_without_a_name_is_named_by_the_requested_id(emulator, use_tenant, discover_with):
+    builder = tenant_with_odd_entries()
+    builder.tenant.add_group("contoso", "Contoso")
+    builder.tenant.group_bodies["contoso"] = {"properties": {"children": []}}
+    use_tenant(builder)
+
+    assert discover_with("contoso").scope_names == ("contoso",)
+
+
 def test_every_delegated_subscription_is_counted(emulator, use_tenant, discover_with):
     builder = TenantBuilder()
     for number in (1, 2):
@@ -643,8 +688,8 @@ def test_no_visible_management_group_fails_the_run_with_advice(emulator, use_ten
         discover_with()
 
     assert str(raised.value) == (
-        "no management groups are visible to this identity; grant it Security Reader on the tenant root "
-        "group or set MANAGEMENT_GROUP_IDS to the groups it can read"
+        "no management groups are visible to this identity; grant it Defender Contact Monitor Reader "
+        "(or Security Reader) on the tenant root group or set MANAGEMENT_GROUP_IDS to the groups it can read"
     )
 
 
@@ -797,6 +842,98 @@ def test_a_refusal_that_does_not_speak_for_the_cloud_does_not_switch_the_run(
     contacts, _ = read_in_order(*subs)
 
     assert [c.api_version for c in contacts] == [API_2020, API_2023, API_2023]
+
+
+UNREADABLE_PROVIDER_LIST = Fault(match="providers/Microsoft.Security\\?", status=403, times=None)
+
+
+def test_a_refusal_that_lists_nothing_this_monitor_reads_ends_the_read_without_trying_the_default_fallback(
+    emulator, use_tenant, read_in_order
+):
+    builder, subs = tenant_of(1)
+    builder.tenant.contact_api_versions = (API_2017,)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error).startswith(
+        f"api-version {API_2023} of the security contacts API is not offered here, and no older"
+    )
+    assert contact_calls_with(emulator, API_2020) == 0
+
+
+def test_where_the_fallback_is_refused_too_the_error_names_both(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    for version in (API_2023, API_2020):
+        emulator.add_fault(
+            Fault(
+                match=f"securityContacts.*{version}",
+                status=400,
+                code="NoRegisteredProviderFound",
+                message=f"No registered resource provider found for API version '{version}'.",
+            )
+        )
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error) == (
+        f"neither {API_2023} nor {API_2020} of the security contacts API is offered: HTTP 400 "
+        f"NoRegisteredProviderFound: No registered resource provider found for API version '{API_2020}'."
+    )
+
+
+def test_a_400_listing_other_api_versions_is_a_refusal_whatever_its_code(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    emulator.add_fault(
+        Fault(
+            match=f"securityContacts.*{API_2023}",
+            status=400,
+            code="BadRequest",
+            message=f"The supported api-versions are '{API_2020}'.",
+        )
+    )
+
+    (contact_settings,), _ = read_in_order(*subs)
+
+    assert contact_settings.api_version == API_2020
+
+
+def test_a_400_with_another_code_and_no_list_is_an_error_not_a_refusal(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(1)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    emulator.add_fault(Fault(match="securityContacts", status=400, code="BadRequest", message="Malformed filter."))
+
+    (error,), _ = read_in_order(*subs)
+
+    assert str(error) == "HTTP 400 BadRequest: Malformed filter."
+    assert contact_calls_with(emulator, API_2020) == 0
+
+
+def test_a_cloud_wide_refusal_without_a_list_moves_the_whole_run_to_the_fallback(emulator, use_tenant, read_in_order):
+    builder, subs = tenant_of(3)
+    use_tenant(builder)
+    emulator.add_fault(UNREADABLE_PROVIDER_LIST)
+    emulator.add_fault(
+        Fault(
+            match=f"securityContacts.*{API_2023}",
+            status=400,
+            code="NoRegisteredProviderFound",
+            message=f"No registered resource provider found for API version '{API_2023}'.",
+            times=None,
+        )
+    )
+
+    contacts, reader = read_in_order(*subs)
+
+    assert [c.api_version for c in contacts] == [API_2020] * 3
+    assert contact_calls_with(emulator, API_2023) == 1
+    assert reader.api_version == API_2020
 
 
 def test_a_refused_later_page_is_an_error_even_when_it_would_read_as_a_verdict(emulator, use_tenant, read_in_order):
@@ -988,3 +1125,83 @@ def test_a_provider_list_without_versions_for_contacts_counts_as_unreadable(emul
     emulator.add_fault(Fault(match="providers/Microsoft.Security\\?", status=200, body=listing, times=None))
 
     assert admitted(decide=True) == PROBE_SLOTS
+
+
+# -- checker: one subscription's result, and what the run's exit says ------------------------------------------------
+
+
+class _ReaderAnswering:
+    """Stands in for ContactReader where only its answer matters: check_subscription takes any reader."""
+
+    def __init__(self, answer: ContactSettings | Exception) -> None:
+        self.answer = answer
+
+    async def read(self, subscription_id: str) -> ContactSettings:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+ONE = Subscription(subscription_id(1), "corp-one", ("Root", "Corp"), "Enabled")
+
+
+def checked_with(answer: ContactSettings | Exception) -> SubscriptionResult:
+    return asyncio.run(check_subscription(ONE, _ReaderAnswering(answer), load_settings({})))  # type: ignore[arg-type]
+
+
+def test_a_contact_that_cannot_be_read_is_an_error_that_says_why():
+    result = checked_with(ContactReadError("HTTP 403 AuthorizationFailed: Denied."))
+
+    assert (result.subscription, result.status, result.findings, result.api_version) == (ONE, Status.ERROR, (), None)
+    assert result.reason == "could not read security contacts: HTTP 403 AuthorizationFailed: Denied."
+
+
+def test_a_surprise_in_one_subscription_is_its_error_with_the_type_and_a_clean_message(caplog):
+    with caplog.at_level(logging.ERROR, logger="shared.checker"):
+        result = checked_with(RuntimeError("the\nanswer   broke"))
+
+    assert (result.subscription, result.status) == (ONE, Status.ERROR)
+    assert result.reason == "unexpected error: RuntimeError: the answer broke"
+    (record,) = [r for r in caplog.records if r.name == "shared.checker"]
+    assert record.getMessage() == f"unexpected failure checking {subscription_id(1)}"
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+
+
+def test_a_checked_subscription_carries_the_api_version_that_decided_it():
+    passing = checked_with(contact(api_version=API_2020))
+    failing = checked_with(ContactSettings.not_configured(API_2017))
+
+    assert (passing.status, passing.findings, passing.reason, passing.api_version) == (
+        Status.PASS,
+        (),
+        None,
+        API_2020,
+    )
+    assert (failing.status, [f.rule for f in failing.findings], failing.api_version) == (
+        Status.FAIL,
+        ["contact-email"],
+        API_2017,
+    )
+
+
+def report_of(*statuses: Status) -> Report:
+    results = tuple(
+        SubscriptionResult(Subscription(subscription_id(n), f"sub-{n}", ()), status, reason="why")
+        for n, status in enumerate(statuses)
+    )
+    return Report(("root",), results, "2026-11-30T07:00:00+00:00")
+
+
+@pytest.mark.parametrize(
+    ("statuses", "code", "reason"),
+    [
+        ((Status.PASS, Status.SKIPPED), 0, None),
+        ((Status.PASS, Status.FAIL), 1, None),
+        ((Status.FAIL, Status.ERROR, Status.ERROR), 2, "2 subscription(s) could not be checked"),
+        ((Status.SKIPPED, Status.SKIPPED), 2, "no subscription was checked: all 2 were skipped or excluded"),
+    ],
+)
+def test_the_exit_code_and_its_reason(statuses, code, reason):
+    report = report_of(*statuses)
+
+    assert (exit_code(report), exit_reason(report)) == (code, reason)

@@ -226,7 +226,9 @@ def test_an_unreadable_scope_group_fails_the_run_with_advice(emulator, use_tenan
     use_tenant(builder)
 
     with pytest.raises(
-        RunFailed, match=r"could not read management group 'corp'.*AuthorizationFailed.*Security Reader"
+        RunFailed,
+        match=r"could not read management group 'corp'.*AuthorizationFailed.*"
+        r"Defender Contact Monitor Reader \(or Security Reader\) on it\.$",
     ):
         discover_with("corp")
 

@@ -227,6 +227,7 @@ def test_subscriptions_that_could_not_be_checked_are_a_separate_section_with_the
         errors = text.index("Could not be checked (1)")
         assert text.index("connectivity-prod") > errors
         assert "403 AuthorizationFailed: no read access to securityContacts" in text
+        assert "they need Defender Contact Monitor Reader (or Security Reader), not a contact." in text
         assert text.index("New failures (3)") < errors
         assert "legacy-archive" not in text
 

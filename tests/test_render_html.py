@@ -110,6 +110,7 @@ def test_what_needs_attention_comes_first_failures_then_errors_each_grouped_by_m
     page = report_to_html(sample_report())
 
     assert re.findall(r"<h2>(.*?)</h2>", page) == ["Failing (1)", "Could not be checked (1)", "How to fix"]
+    assert "lacks Defender Contact Monitor Reader (or Security Reader) there." in page
     assert group_headings(page) == ["Root / Corp", "Root / Platform", "Root / Corp", "Root / Platform"]
     assert page.count("<table>") == 4  # one per section: failing, could not be checked, passing, skipped
     order = [page.index(name) for name in ("corp-web", "corp-data", "corp-hr", "corp-old")]

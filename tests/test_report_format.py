@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -110,3 +111,101 @@ def test_the_summary_names_the_scope_by_its_display_name():
     )
 
     assert "(scope: Tenant Root Group)" in to_table(report, 100)
+
+
+# -- the group column: a cut path keeps whole innermost group names ---------------------------------------------------
+
+ROOT = ("Tenant Root Group", "Contoso")
+DEMO_PATHS = {
+    "corp-finance": (*ROOT, "Landing Zones", "Corp"),
+    "online-partner-portal": (*ROOT, "Landing Zones", "Online"),
+    "management-prod": (*ROOT, "Platform"),
+    "sandbox-dev": (*ROOT, "Sandbox"),
+}
+ROW = re.compile(r"^(?:FAIL|ERROR|PASS|SKIPPED) +(\S+) +[0-9a-f-]{36}  (.*)$")
+
+
+def group_cells(table: str) -> dict[str, str]:
+    return {match[1]: match[2] for match in map(ROW.match, table.splitlines()) if match}
+
+
+def demo_like_report() -> Report:
+    results = tuple(
+        SubscriptionResult(sub(number, name, path), Status.FAIL, (finding("owner-notifications", "Owner is off."),))
+        for number, (name, path) in enumerate(DEMO_PATHS.items(), 1)
+    )
+    return Report(("tenant-root",), results, "2026-11-30T07:00:00+00:00")
+
+
+def is_whole_path_suffix(cell: str, path: tuple[str, ...]) -> bool:
+    """The whole path, "… / " and its last groups whole, or the innermost group (clipped with "…" at its end)."""
+    whole = " / ".join(path)
+    if cell == whole:
+        return True
+    if cell.startswith("… / "):
+        return any(cell[len("… / ") :] == " / ".join(path[start:]) for start in range(1, len(path)))
+    return cell == path[-1] or (cell.endswith("…") and path[-1].startswith(cell[:-1]))
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_cut_group_path_keeps_whole_innermost_group_names(width):
+    cells_by_name = group_cells(to_table(demo_like_report(), width))
+
+    assert set(cells_by_name) == set(DEMO_PATHS)
+    for name, cell in cells_by_name.items():
+        assert is_whole_path_suffix(cell, DEMO_PATHS[name]), (name, cell)
+
+
+def test_at_80_columns_the_group_column_shows_the_innermost_group_the_same_way_in_every_row():
+    # "… / Platform" is wider than the 10-column group: every cut path shows its innermost name alone.
+    assert group_cells(to_table(demo_like_report(), 80)) == {
+        "corp-finance": "Corp",
+        "online-partner-portal": "Online",
+        "management-prod": "Platform",
+        "sandbox-dev": "Sandbox",
+    }
+
+
+def test_where_every_innermost_group_fits_behind_an_ellipsis_each_cut_path_is_marked():
+    paths = {name: path for name, path in DEMO_PATHS.items() if path[-1] in ("Corp", "Online")}
+    report = Report(
+        ("tenant-root",),
+        tuple(SubscriptionResult(sub(n, name, path), Status.FAIL) for n, (name, path) in enumerate(paths.items(), 1)),
+        "2026-11-30",
+    )
+
+    assert group_cells(to_table(report, 80)) == {"corp-finance": "… / Corp", "online-partner-portal": "… / Online"}
+
+
+def test_at_100_columns_the_group_column_keeps_as_many_whole_inner_groups_as_fit():
+    assert group_cells(to_table(demo_like_report(), 100)) == {
+        "corp-finance": "… / Landing Zones / Corp",
+        "online-partner-portal": "… / Landing Zones / Online",
+        "management-prod": "… / Contoso / Platform",
+        "sandbox-dev": "… / Contoso / Sandbox",
+    }
+
+
+def test_an_innermost_group_too_long_for_the_column_is_clipped_at_its_end():
+    long_inner = (*ROOT, "Landing Zones", "Corporate Finance and Treasury")
+    report = Report(
+        ("tenant-root",),
+        (
+            SubscriptionResult(sub(1, "online-partner-portal", DEMO_PATHS["online-partner-portal"]), Status.FAIL),
+            SubscriptionResult(sub(2, "corp-treasury", long_inner), Status.FAIL),
+        ),
+        "2026-11-30T07:00:00+00:00",
+    )
+
+    cell = group_cells(to_table(report, 80))["corp-treasury"]
+
+    assert cell == "Corporate…"
+    assert is_whole_path_suffix(cell, long_inner)
+
+
+def test_a_path_that_fits_is_shown_whole():
+    report = Report(
+        ("tenant-root",), (SubscriptionResult(sub(1, "corp-finance", ("Root", "Corp")), Status.FAIL),), "2026-11-30"
+    )
+
+    assert group_cells(to_table(report, 80)) == {"corp-finance": "Root / Corp"}

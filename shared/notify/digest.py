@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from ..access import READER_ROLE
 from ..models import AlertBatch, AlertItem, AlertKind, Report, Status
 from ..portal import portal_link
 from .text import clip, plural, thousands
@@ -67,8 +68,7 @@ SECTION_TITLES = {
 }
 SECTION_HINTS = {
     Section.NEW_FAILURES: "Alerts from these subscriptions reach nobody, or not everyone they should.",
-    Section.ERRORS: "The monitor's identity could not read these; they need its reader role there "
-    "(Defender Contact Monitor Reader or Security Reader), not a contact.",
+    Section.ERRORS: f"The monitor's identity could not read these; they need {READER_ROLE}, not a contact.",
     Section.REMINDERS: "Reported before and still not fixed.",
     Section.RESOLVED: "Fixed since the last alert.",
 }

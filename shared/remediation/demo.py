@@ -30,14 +30,20 @@ async def _dry_run(settings: Settings, credential_options: Mapping[str, Any]) ->
 
 def show_fix_preview(settings: Settings, credential_options: Mapping[str, Any], out: TextIO = sys.stderr) -> bool:
     """Print the plan `fix --email secops@contoso.com` makes for the tenant; nothing is written."""
-    print(f"\nWhat `fix --email {DEMO_EMAIL}` would change (a dry run: nothing is written;", file=out)
-    print("`--format json` adds the exact requests, `--apply` writes them):", file=out)
+    width = shutil.get_terminal_size((100, 24)).columns
+    heading = (
+        f"What `fix --email {DEMO_EMAIL}` would change (a dry run: nothing is written; "
+        "`--format json` adds the exact requests, `--apply` writes them):"
+    )
+    print("\n" + "\n".join(textwrap.wrap(heading, width, break_on_hyphens=False)), file=out)
     try:
         report = asyncio.run(_dry_run(settings, credential_options))
     except MonitorError as error:
-        print(f"  could not plan: {error}", file=out)
+        print(
+            "\n".join(textwrap.wrap(f"could not plan: {error}", width, initial_indent="  ", subsequent_indent="    ")),
+            file=out,
+        )
         return False
-    width = shutil.get_terminal_size((100, 24)).columns
     # Without the blank lines between subscriptions: the demo is read on one screen.
     # Fitted two columns narrower than the terminal: the preview indents every line by two.
     for line in filter(None, to_text(report, intro="", show_requests=False, width=width - 2).splitlines()):
