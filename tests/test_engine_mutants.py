@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ import pytest
 from emulator.faults import Fault
 from emulator.tenant import API_2017, API_2020, API_2023, Tenant
 from shared.azure_clients import AzureClients, build_credential
-from shared.checker import check_subscription, exit_code, exit_reason
+from shared.checker import check_subscription, exit_code, exit_reason, run_check, settle_api_version
 from shared.config import load_settings
 from shared.contact_shapes import ContactShapeError, parse_contacts
 from shared.contacts import MAX_INCONCLUSIVE_PROBES, PROBE_SLOTS, ContactReader, ContactReadError
@@ -1205,3 +1207,73 @@ def test_the_exit_code_and_its_reason(statuses, code, reason):
     report = report_of(*statuses)
 
     assert (exit_code(report), exit_reason(report)) == (code, reason)
+
+
+def checked_run(settings, progress=None):
+    async def run():
+        async with build_credential(settings) as credential:
+            return await run_check(settings, credential, progress)
+
+    return asyncio.run(run())
+
+
+def test_a_run_reports_its_scope_names_time_and_order_by_name_ignoring_case(emulator, use_tenant, settings_for):
+    builder = TenantBuilder()
+    # "_" sorts after upper-case letters and before lower-case ones: only lower-casing puts corp_x first.
+    for number, name in enumerate(("corpz", "corp_x", "Corpy"), 1):
+        builder.tenant.subscriptions[builder.subscription(number, contact=good_contact())].display_name = name
+    use_tenant(builder)
+    told: list[tuple[int, int]] = []
+
+    before = time.monotonic()
+    report = checked_run(settings_for(), lambda done, planned: told.append((done, planned)))
+    elapsed = time.monotonic() - before
+
+    assert [r.subscription.display_name for r in report.results] == ["corp_x", "Corpy", "corpz"]
+    assert report.scope_names == ("Tenant Root Group",)
+    assert datetime.fromisoformat(report.generated_at).utcoffset() == timedelta(0)
+    assert report.stats is not None and 0 <= report.stats.duration_seconds <= elapsed
+    assert told[0] == (0, 3) and told[-1] == (3, 3)
+
+
+def test_a_run_whose_deadline_passes_while_finding_subscriptions_says_so(emulator, use_tenant, settings_for):
+    use_tenant(TenantBuilder())
+    emulator.add_fault(Fault(match="managementGroups/", status=200, delay_seconds=30, times=None))
+
+    with pytest.raises(RunFailed) as raised:
+        checked_run(settings_for(RUN_TIMEOUT_SECONDS="5"))
+
+    assert str(raised.value) == "the run deadline (5 s, RUN_TIMEOUT_SECONDS) passed while finding subscriptions"
+
+
+def test_a_provider_list_still_unread_at_the_deadline_is_not_waited_for(caplog):
+    async def settle() -> None:
+        never = asyncio.get_running_loop().create_future()
+        deciding = asyncio.ensure_future(never)
+        await settle_api_version(deciding, asyncio.get_running_loop().time() - 1)
+        deciding.cancel()
+
+    with caplog.at_level(logging.WARNING, logger="shared.checker"):
+        asyncio.run(settle())
+
+    assert [r.getMessage() for r in caplog.records if r.name == "shared.checker"] == [
+        "Microsoft.Security's api-version list did not arrive within 0 s; starting on the preferred version"
+    ]
+
+
+def test_an_included_subscription_that_is_not_in_scope_is_an_error_of_its_own(emulator, use_tenant, settings_for):
+    builder = TenantBuilder()
+    present = builder.subscription(1, contact=good_contact())
+    use_tenant(builder)
+    missing = "0000000a-0000-4000-8000-00000000000b"
+
+    report = checked_run(settings_for(INCLUDE_SUBSCRIPTION_IDS=f"{present},{missing}"))
+
+    assert [(r.subscription, r.status, r.reason) for r in report.results] == [
+        (
+            Subscription(missing, "", ()),
+            Status.ERROR,
+            "not found under the scope management groups (wrong id, or outside the scope)",
+        ),
+        (next(r.subscription for r in report.results if r.status is Status.PASS), Status.PASS, None),
+    ]
