@@ -52,8 +52,17 @@ def choice(value: str, name: str, choices: tuple[str, ...], default: str, proble
     return canonical
 
 
-# Signs that an endpoint setting holds a credential rather than an address (a storage connection string).
-_CREDENTIAL_MARKERS = ("accountkey=", "sharedaccesssignature=", "defaultendpointsprotocol=", "sig=")
+# Signs that a value holds a credential rather than an address: a storage connection string, a SAS
+# token, a function key or a password in a query string.
+_CREDENTIAL = re.compile(
+    r"accountkey|sharedaccesskey|sharedaccesssignature|defaultendpointsprotocol=|sig="
+    r"|(^|[?&;])(se|sv|code|key|token|password)=",
+    re.IGNORECASE,
+)
+
+
+def looks_like_credential(value: str) -> bool:
+    return _CREDENTIAL.search(value) is not None
 
 
 def bare_https_endpoint(value: str, name: str, example: str, problems: list[str], hint: str = "") -> str | None:
@@ -73,8 +82,7 @@ def bare_https_endpoint(value: str, name: str, example: str, problems: list[str]
 
 
 def _endpoint_shape_problem(value: str) -> str | None:
-    lowered = value.lower()
-    if any(marker in lowered for marker in _CREDENTIAL_MARKERS):
+    if looks_like_credential(value):
         return "looks like a connection string or a SAS token"
     try:
         parts = urlsplit(value)

@@ -20,15 +20,11 @@ from .errors import ConfigError
 from .rules import RULES
 from .schedule import schedule_warnings
 from .setting_names import near_misses
+from .setting_values import looks_like_credential
 
 # A setting whose name says it holds a secret is never shown; a new secret setting is covered by its name.
 _SECRET_NAME = re.compile(r"WEBHOOK|CONNECTION_STRING|KEY|SECRET|TOKEN|PASSWORD|SAS\b")
 SHOWN_VALUE_LIMIT = 120
-# A connection string, SAS or key pasted into a setting that is not meant to hold one is not shown either.
-_SECRET_VALUE = re.compile(
-    r"accountkey|sharedaccesskey|sharedaccesssignature|(^|[?&;])(sig|se|sv|code|key|token|password)=",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,8 @@ def _shown(value: str) -> str:
     """A value as it may be shown: one line, nothing secret-looking, a URL without its path or query
     (where keys and signatures live), not too long."""
     value = one_line(value)
-    if _SECRET_VALUE.search(value):
+    # A connection string, SAS or key pasted into a setting not meant to hold one is not shown either.
+    if looks_like_credential(value):
         return "(not shown: it looks like it holds a key or signature)"
     if "://" in value:
         try:

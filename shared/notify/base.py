@@ -22,10 +22,6 @@ class Message:
     names: frozenset[str] = frozenset()
 
 
-def named_in(messages: Sequence[Message]) -> frozenset[str]:
-    return frozenset().union(*(message.names for message in messages))
-
-
 @dataclass(frozen=True)
 class DeliveryResult:
     """One channel's outcome. `detail` says what the endpoint answered; it never holds the URL."""
