@@ -399,10 +399,14 @@ class WebhookChannel:
     # Statuses that mean the webhook took the message.
     accepted_statuses: frozenset[int]
 
-    def __init__(self, portal_url: str, max_messages: int, url: str | None = None) -> None:
+    def __init__(
+        self, portal_url: str, max_messages: int, url: str | None = None, report_url: str | None = None
+    ) -> None:
         self.portal_url = portal_url
         self.max_messages = max_messages
         self._url = url  # a secret: kept out of repr and messages
+        # Where people read the full report; every message links it.
+        self.report_url = report_url
 
     def render_messages(self, batch: AlertBatch) -> list[Message]:
         raise NotImplementedError

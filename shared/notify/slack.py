@@ -41,12 +41,6 @@ class SlackNotifier(WebhookChannel):
     channel = CHANNEL
     accepted_statuses = frozenset({200})
 
-    def __init__(
-        self, portal_url: str, max_messages: int, url: str | None = None, report_url: str | None = None
-    ) -> None:
-        super().__init__(portal_url, max_messages, url)
-        self.report_url = report_url
-
     def pacing_seconds(self, policy: DeliveryPolicy) -> float:
         # Incoming webhooks take about one message a second.
         return policy.slack_interval_seconds

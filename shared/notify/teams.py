@@ -57,12 +57,6 @@ class TeamsNotifier(WebhookChannel):
     # Workflows answer 202; the legacy Office 365 connector answered 200.
     accepted_statuses = frozenset({200, 202})
 
-    def __init__(
-        self, portal_url: str, max_messages: int, url: str | None = None, report_url: str | None = None
-    ) -> None:
-        super().__init__(portal_url, max_messages, url)
-        self.report_url = report_url
-
     def render_messages(self, batch: AlertBatch) -> list[Message]:
         digest = build_digest(batch, self.portal_url, self.report_url)
         budget = digest.message_budget(self.max_messages)
