@@ -33,8 +33,7 @@ from .errors import ConfigError, MonitorError, NotInScope
 from .models import AlertKind, Report
 from .notify import DeliveryResult, deliver_batch, deliver_live_notice, deliver_run_failure, delivered_to_all
 from .notify.settings import NotifySettings, load_notify_settings
-from .schedule import schedule_warnings
-from .setting_names import near_misses
+from .setting_names import setting_warnings
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ async def run_monitor(
         summary["announce"] = True
     # A misspelt setting name is ignored silently by the loader, and a schedule the missed-run alert
     # cannot watch is the host's to read: the summary and the log name both.
-    warnings = near_misses(environ) + schedule_warnings(environ)
+    warnings = setting_warnings(environ)
     if warnings:
         summary["settingWarnings"] = warnings
         for warning in warnings:

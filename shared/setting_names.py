@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from .config import APP_SETTINGS
+from .schedule import schedule_warnings
 
 
 def near_misses(environ: Mapping[str, str], known: Iterable[str] = APP_SETTINGS) -> list[str]:
@@ -41,3 +42,8 @@ def _one_edit_apart(a: str, b: str) -> bool:
     shorter, longer = (a, b) if len(a) < len(b) else (b, a)
     i = next((i for i, (x, y) in enumerate(zip(shorter, longer, strict=False)) if x != y), len(shorter))
     return shorter[i:] == longer[i + 1 :]
+
+
+def setting_warnings(environ: Mapping[str, str]) -> list[str]:
+    """What runs and the settings listing warn about: misspelt names, a schedule the missed-run alert cannot watch."""
+    return near_misses(environ) + schedule_warnings(environ)

@@ -18,8 +18,7 @@ from .config import APP_SETTINGS, Settings, load_settings
 from .display_text import one_line
 from .errors import ConfigError
 from .rules import RULES
-from .schedule import schedule_warnings
-from .setting_names import near_misses
+from .setting_names import setting_warnings
 from .setting_values import looks_like_credential
 
 # A setting whose name says it holds a secret is never shown; a new secret setting is covered by its name.
@@ -98,7 +97,7 @@ def list_settings(environ: Mapping[str, str]) -> SettingsListing:
     return SettingsListing(
         lines=tuple(lines),
         other_problems=tuple(problem for problem in problems if problem not in named),
-        warnings=(*near_misses(environ), *schedule_warnings(environ)),
+        warnings=tuple(setting_warnings(environ)),
     )
 
 
