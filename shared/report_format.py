@@ -56,17 +56,17 @@ def to_table(report: Report, width: int = DEFAULT_WIDTH, show_all: bool = True) 
     if not listed:
         lines.append(_INDENT + "nothing needs attention")
     lines.append("")
-    lines.extend(_wrap(_summary_line(report), width))
+    lines.extend(wrap(_summary_line(report), width))
     folded = [status for status in _FOLDED if not show_all and report.count(status)]
     if folded:
         counts = " and ".join(f"{report.count(status)} {status.value}" for status in folded)
-        lines.extend(_wrap(f"Not listed: {counts} (--all lists them).", width))
+        lines.extend(wrap(f"Not listed: {counts} (--all lists them).", width))
     fixes = _fixes(report.results)
     if fixes:
         lines.append("")
         lines.append("How to fix:")
         for rule, fix in fixes.items():
-            lines.extend(_wrap(f"{rule}: {one_line(fix)}", width, "  ", "    "))
+            lines.extend(wrap(f"{rule}: {one_line(fix)}", width, "  ", "    "))
     return "\n".join(lines)
 
 
@@ -224,7 +224,7 @@ class _Layout:
         if row.group_path and not self.group_width and row.status not in _FOLDED:
             extra.append(f"in: {row.group_path}")
         for detail in (*extra, *row.details):
-            lines.extend(_wrap(detail, self.width, _INDENT, _INDENT + "  "))
+            lines.extend(wrap(detail, self.width, _INDENT, _INDENT + "  "))
         return lines
 
 
@@ -235,10 +235,6 @@ def terminal_width() -> int:
 
 def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
     """`text` in lines of at most `width` cells, the first led by `first`, the others by `rest`."""
-    return _wrap(text, width, first, rest)
-
-
-def _wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
     # textwrap counts characters; wide (East Asian, emoji) text is rare in names, so cut it by cells after.
     wrapped = textwrap.wrap(
         text, width=width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False

@@ -7,23 +7,18 @@ to a file, whose path is printed, for a closer look or to paste into a card desi
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from ..models import Report
+from ..report_format import terminal_width, wrap
 from . import batch_from_report, deliver_batch
 from .preview import teams_text
 from .settings import NotifySettings
 
 PREVIEW_LINES = 12
-
-
-def _width() -> int:
-    return shutil.get_terminal_size((100, 24)).columns
 
 
 class Receivers(Protocol):
@@ -52,7 +47,7 @@ def show_chat_alerts(
         lines = teams_text(teams[0].payload)
         print(f"\n── Teams message 1 of {len(teams)} ({len(teams[0].body):,} bytes), as text ──", file=out)
         for line in lines[:PREVIEW_LINES]:
-            for part in textwrap.wrap(line, _width(), initial_indent="  ", subsequent_indent="    ") or [""]:
+            for part in wrap(line, terminal_width(), "  ", "    "):
                 print(part, file=out)
         if len(lines) > PREVIEW_LINES:
             print(f"  … {len(lines) - PREVIEW_LINES} more lines in the payload file", file=out)

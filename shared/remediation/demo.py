@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
-import textwrap
 from collections.abc import Mapping
 from typing import Any, TextIO
 
 from ..azure_clients import build_credential
 from ..config import Settings
 from ..errors import MonitorError
+from ..report_format import terminal_width, wrap
 from .apply import run_fix
 from .options import fix_options
 from .outcome import FixReport
@@ -30,26 +29,20 @@ async def _dry_run(settings: Settings, credential_options: Mapping[str, Any]) ->
 
 def show_fix_preview(settings: Settings, credential_options: Mapping[str, Any], out: TextIO = sys.stderr) -> bool:
     """Print the plan `fix --email secops@contoso.com` makes for the tenant; nothing is written."""
-    width = shutil.get_terminal_size((100, 24)).columns
+    width = terminal_width()
     heading = (
         f"What `fix --email {DEMO_EMAIL}` would change (a dry run: nothing is written; "
         "`--format json` adds the exact requests, `--apply` writes them):"
     )
-    print("\n" + "\n".join(textwrap.wrap(heading, width, break_on_hyphens=False)), file=out)
+    print("\n" + "\n".join(wrap(heading, width)), file=out)
     try:
         report = asyncio.run(_dry_run(settings, credential_options))
     except MonitorError as error:
-        print(
-            "\n".join(textwrap.wrap(f"could not plan: {error}", width, initial_indent="  ", subsequent_indent="    ")),
-            file=out,
-        )
+        print("\n".join(wrap(f"could not plan: {error}", width, "  ", "    ")), file=out)
         return False
     # Without the blank lines between subscriptions: the demo is read on one screen.
     # Fitted two columns narrower than the terminal: the preview indents every line by two.
     for line in filter(None, to_text(report, intro="", show_requests=False, width=width - 2).splitlines()):
         indent = "  " + " " * (len(line) - len(line.lstrip()))
-        print(
-            "\n".join(textwrap.wrap(line.strip(), width, initial_indent=indent, subsequent_indent=indent + "  ")),
-            file=out,
-        )
+        print("\n".join(wrap(line.strip(), width, indent, indent + "  ")), file=out)
     return True
