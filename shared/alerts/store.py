@@ -15,6 +15,7 @@ what a local run against Azurite or a key-based account needs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -105,7 +106,7 @@ class TableStateStore:
     async def load(self) -> dict[str, AlertState]:
         """Every subscription's alert state, keyed by lower-case subscription id."""
         query = "PartitionKey eq @partition"
-        async with _within("read alert state"):
+        async with self._guarded("read"):
             try:
                 entities = [
                     entity
@@ -116,7 +117,7 @@ class TableStateStore:
             except AzureError as error:
                 if _table_missing(error):
                     return {}  # created by the first write
-                raise StateUnavailable(f"could not read alert state: {self._describe(error, 'read')}") from error
+                raise
         states = {}
         for entity in entities:
             state = _from_entity(entity)
@@ -126,7 +127,7 @@ class TableStateStore:
 
     async def apply(self, changes: Iterable[StateChange]) -> ApplyResult:
         """Write every change, a few at a time; a change someone else made first is a conflict, not an error."""
-        async with _within("write alert state"):
+        async with self._guarded("write"):
             return await self._apply(changes)
 
     async def _apply(self, changes: Iterable[StateChange]) -> ApplyResult:
@@ -156,19 +157,17 @@ class TableStateStore:
 
     async def run_failure(self) -> RunFailureState | None:
         """When the channels were last told that the monitor could not run, if they were."""
-        async with _within("read alert state"):
+        async with self._guarded("read"):
             try:
                 entity = await self._client.get_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
             except ResourceNotFoundError:  # no such row, or no table yet
                 return None
-            except AzureError as error:
-                raise StateUnavailable(f"could not read alert state: {self._describe(error, 'read')}") from error
         return RunFailureState(_as_datetime(entity["LastNotified"]), entity.metadata["etag"])
 
     async def record_run_failure(self, now: datetime, previous: RunFailureState | None) -> bool:
         """False when a concurrent run recorded (or cleared) it first."""
         entity = {"PartitionKey": MONITOR_PARTITION, "RowKey": RUN_FAILURE_ROW, "LastNotified": now}
-        async with _within("write alert state"):
+        async with self._guarded("write"):
             try:
                 if previous is None:
                     await self._in_table(lambda: self._client.create_entity(entity))
@@ -181,19 +180,13 @@ class TableStateStore:
                     )
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 return False
-            except AzureError as error:
-                raise StateUnavailable(f"could not write alert state: {self._describe(error, 'write')}") from error
         return True
 
     async def clear_run_failure(self) -> None:
         """After a good run, so the next failure is posted straight away."""
-        async with _within("write alert state"):
-            try:
+        async with self._guarded("write"):
+            with contextlib.suppress(ResourceNotFoundError):  # no such row, or no table yet: nothing to clear
                 await self._client.delete_entity(MONITOR_PARTITION, RUN_FAILURE_ROW)
-            except ResourceNotFoundError:  # no such row, or no table yet: nothing to clear
-                pass
-            except AzureError as error:
-                raise StateUnavailable(f"could not write alert state: {self._describe(error, 'write')}") from error
 
     async def _apply_one(self, change: StateChange) -> None:
         if change.state is None:
@@ -246,6 +239,19 @@ class TableStateStore:
                 raise StateUnavailable(f"could not create the alert state table: {_describe(error)}") from error
             self._created = True
 
+    @asynccontextmanager
+    async def _guarded(self, verb: str) -> AsyncIterator[None]:
+        """One read or write of the state: bounded in time, and any storage error becomes StateUnavailable."""
+        try:
+            async with asyncio.timeout(STATE_OPERATION_SECONDS):
+                yield
+        except TimeoutError as error:
+            raise StateUnavailable(
+                f"could not {verb} alert state: no answer within {STATE_OPERATION_SECONDS} s"
+            ) from error
+        except AzureError as error:
+            raise StateUnavailable(f"could not {verb} alert state: {self._describe(error, verb)}") from error
+
     def _describe(self, error: AzureError, verb: str) -> str:
         if _status(error) != 403:
             return _describe(error)
@@ -255,15 +261,6 @@ class TableStateStore:
             f"'{self._client.account_name}' ({_describe(error)}): the monitor's identity needs the {TABLE_ROLE} "
             "role on that table (or its storage account), and the account's network rules must admit the app"
         )
-
-
-@asynccontextmanager
-async def _within(what: str) -> AsyncIterator[None]:
-    try:
-        async with asyncio.timeout(STATE_OPERATION_SECONDS):
-            yield
-    except TimeoutError as error:
-        raise StateUnavailable(f"could not {what}: no answer within {STATE_OPERATION_SECONDS} s") from error
 
 
 def _to_entity(state: AlertState) -> dict[str, object]:
